@@ -1,0 +1,54 @@
+/*
+ * Certificates for fwfleet: the controller CA and the short-lived
+ * certificates it issues per engine and session. Keys are ECDSA P-256.
+ */
+#ifndef FW_PKI_H
+#define FW_PKI_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/*
+ * Creates a self-signed CA: key and certificate valid for days days,
+ * subject CN=cn. Returns 0 or an FW_ERR_* code and fills err.
+ */
+int pki_ca_create(const char *cn, int days, EVP_PKEY **key_out,
+    X509 **cert_out, char *err, size_t errlen);
+
+/*
+ * Issues a leaf certificate signed by the CA: a new P-256 key, subject
+ * CN=cn, the subject alt names in sans (each "IP:addr", "DNS:name" or
+ * "URI:uri"; NULL-terminated), valid from now - 5 minutes (clock skew) to
+ * now + valid_seconds. client_and_server sets extendedKeyUsage to both.
+ * valid_seconds may be negative to make an expired certificate (tests).
+ * Returns 0 or an FW_ERR_* code and fills err.
+ */
+int pki_issue(EVP_PKEY *ca_key, X509 *ca_cert, const char *cn,
+    const char *const *sans, long valid_seconds, EVP_PKEY **key_out,
+    X509 **cert_out, char *err, size_t errlen);
+
+/* PEM encodings into a malloc'd NUL-terminated buffer; caller frees
+ * (keys with OPENSSL_clear_free or explicit_bzero + free). */
+int pki_cert_to_pem(X509 *cert, char **pem, size_t *len);
+int pki_key_to_pem(EVP_PKEY *key, char **pem, size_t *len);
+
+/* Parse PEM text. Return 0 or FW_ERR_PARSE. */
+int pki_cert_from_pem(const char *pem, size_t len, X509 **cert_out);
+int pki_key_from_pem(const char *pem, size_t len, EVP_PKEY **key_out);
+
+/*
+ * The controller's CA in dir: ca.key (0600) and ca.crt.
+ * pki_ca_init creates them (FW_ERR_EXISTS if present and !force);
+ * pki_ca_load loads them (FW_ERR_NOT_FOUND if missing).
+ */
+int pki_ca_init(const char *dir, int force, char *err, size_t errlen);
+int pki_ca_load(const char *dir, EVP_PKEY **key_out, X509 **cert_out,
+    char *err, size_t errlen);
+
+/* Subject and notAfter (unix time) of cert, for display. */
+int pki_cert_info(X509 *cert, char *subject, size_t subjlen,
+    long long *not_after);
+
+#endif

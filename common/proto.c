@@ -1,0 +1,76 @@
+#include "proto.h"
+
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+
+#include "err.h"
+#include "frame.h"
+#include "util.h"
+
+static int send_packed(struct evbuffer *out, const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf;
+	int r;
+
+	if (len > FW_MSG_MAX)
+		return FW_ERR_FRAME_TOO_BIG;
+	buf = xmalloc(len);
+	protobuf_c_message_pack(m, buf);
+	r = frame_push(out, buf, len, FW_MSG_MAX);
+	free(buf);
+	return r;
+}
+
+int proto_send_controller(struct evbuffer *out, const Fwfleet__ControllerMsg *msg)
+{
+	return send_packed(out, &msg->base);
+}
+
+int proto_send_engine(struct evbuffer *out, const Fwfleet__EngineMsg *msg)
+{
+	return send_packed(out, &msg->base);
+}
+
+int proto_recv_controller(struct evbuffer *in, Fwfleet__ControllerMsg **msg)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	*msg = NULL;
+	if ((r = frame_pull(in, FW_MSG_MAX, &buf, &len)) != 0)
+		return r;
+	*msg = fwfleet__controller_msg__unpack(NULL, len, buf);
+	free(buf);
+	if (*msg == NULL)
+		return FW_ERR_PROTOCOL;
+	if ((*msg)->msg_case == FWFLEET__CONTROLLER_MSG__MSG__NOT_SET) {
+		fwfleet__controller_msg__free_unpacked(*msg, NULL);
+		*msg = NULL;
+		return FW_ERR_PROTOCOL;
+	}
+	return 0;
+}
+
+int proto_recv_engine(struct evbuffer *in, Fwfleet__EngineMsg **msg)
+{
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	*msg = NULL;
+	if ((r = frame_pull(in, FW_MSG_MAX, &buf, &len)) != 0)
+		return r;
+	*msg = fwfleet__engine_msg__unpack(NULL, len, buf);
+	free(buf);
+	if (*msg == NULL)
+		return FW_ERR_PROTOCOL;
+	if ((*msg)->msg_case == FWFLEET__ENGINE_MSG__MSG__NOT_SET) {
+		fwfleet__engine_msg__free_unpacked(*msg, NULL);
+		*msg = NULL;
+		return FW_ERR_PROTOCOL;
+	}
+	return 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * TLS between fwfleet's own parts: TLS 1.3 only, mutual authentication
+ * against one CA. Wraps OpenSSL so callers never touch its error queue.
+ *
+ * Peer identity: every fwfleet certificate carries a URI subject alt name
+ * "urn:fwfleet:session:<id>" naming the session it belongs to (persistent
+ * agents later use "urn:fwfleet:agent:<node>"). The engine accepts only a
+ * controller whose certificate names the engine's session; the controller
+ * accepts only an engine whose certificate names the node's address (IP or
+ * DNS subject alt name) and the session.
+ */
+#ifndef FW_TLS_H
+#define FW_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+enum tls_role { TLS_ROLE_CLIENT, TLS_ROLE_SERVER };
+
+#define TLS_SESSION_URI_PREFIX "urn:fwfleet:session:"
+
+/*
+ * Creates an SSL_CTX for role: TLS 1.3 only, the given certificate and
+ * private key (PEM), peers verified against ca_pem and required to present
+ * a certificate (both roles). Returns NULL and fills err on failure.
+ */
+SSL_CTX *tls_ctx_new(enum tls_role role, const char *ca_pem, size_t ca_len,
+    const char *cert_pem, size_t cert_len, const char *key_pem,
+    size_t key_len, char *err, size_t errlen);
+
+/*
+ * Makes the client side of ssl check that the server certificate names
+ * host (an IP address, with any %zone ignored, or a DNS name) during the
+ * handshake. Returns 0 or FW_ERR_INVALID.
+ */
+int tls_expect_host(SSL *ssl, const char *host);
+
+/*
+ * After a completed handshake: checks that the peer's certificate carries
+ * the URI subject alt name TLS_SESSION_URI_PREFIX<session_id>.
+ * Returns 0, or FW_ERR_CERT and fills err.
+ */
+int tls_check_peer_session(SSL *ssl, const char *session_id, char *err,
+    size_t errlen);
+
+/*
+ * Describes why the last handshake on ssl failed (verification result or
+ * drained OpenSSL error queue) into err. Clears the queue.
+ */
+void tls_describe_error(SSL *ssl, char *err, size_t errlen);
+
+/* Drains the OpenSSL error queue into err ("" if empty). */
+void tls_drain_errors(char *err, size_t errlen);
+
+#endif

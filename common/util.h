@@ -1,0 +1,48 @@
+/*
+ * Small helpers shared by both binaries: allocation that cannot fail
+ * silently, bounded string formatting, whole-file I/O, sha256.
+ */
+#ifndef FW_UTIL_H
+#define FW_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+
+/* snprintf that returns FW_ERR_INVALID on truncation or error. */
+int fw_snprintf(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Formats into a newly allocated string; fatal on out of memory. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Reads a whole file of at most max bytes into *out (NUL-terminated, so
+ * text can be used as a string) and its length into *len.
+ * Returns 0, FW_ERR_SYSTEM (errno set), or FW_ERR_FRAME_TOO_BIG if larger.
+ */
+int fw_read_file(const char *path, size_t max, char **out, size_t *len);
+
+/*
+ * Writes len bytes to path atomically (temp file + fsync + rename) with the
+ * given mode. Returns 0 or FW_ERR_SYSTEM.
+ */
+int fw_write_file(const char *path, const void *data, size_t len, int mode);
+
+/* Parses a decimal integer in [min, max]; the whole string must match. */
+int fw_parse_long(const char *s, long min, long max, long *out);
+
+/* Writes the lowercase hex sha256 of data (65 bytes with NUL) into hex. */
+void fw_sha256_hex(const void *data, size_t len, char hex[65]);
+
+/* Trims trailing whitespace and newlines in place. */
+void fw_rtrim(char *s);
+
+/* Monotonic time in milliseconds. */
+uint64_t fw_now_ms(void);
+
+#endif
