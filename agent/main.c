@@ -1,1 +1,145 @@
-int main(void) { return 0; }
+/*
+ * fwfleet-engine: the agent the controller ships to each node.
+ *
+ *   fwfleet-engine start --bootstrap FILE [--foreground] [--sysroot DIR]
+ *   fwfleet-engine version
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bootstrap.h"
+#include "engine.h"
+#include "err.h"
+#include "log.h"
+#include "platform.h"
+#include "util.h"
+
+#define READY_TIMEOUT_MS 10000
+
+struct start_opts {
+	const char *bootstrap;
+	const char *sysroot;
+	int foreground;
+	int keep_bootstrap;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: fwfleet-engine start --bootstrap FILE [--foreground] "
+	    "[--sysroot DIR] [--keep-bootstrap]\n"
+	    "       fwfleet-engine version\n"
+	    "\n"
+	    "The engine is started by the fwfleet controller over SSH. It\n"
+	    "reads its session's TLS material from the bootstrap file,\n"
+	    "detaches, and prints one line 'READY <port>' once it serves.\n"
+	    "--sysroot (or FWFLEET_SYSROOT) points inventory at a prepared\n"
+	    "sysfs/procfs tree instead of /.\n", f);
+}
+
+static int parse_start(int argc, char **argv, struct start_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "bootstrap", required_argument, NULL, 'b' },
+		{ "sysroot", required_argument, NULL, 's' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "keep-bootstrap", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->sysroot = getenv("FWFLEET_SYSROOT");
+	while ((ch = getopt_long(argc, argv, "b:s:fkh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'b': o->bootstrap = optarg; break;
+		case 's': o->sysroot = optarg; break;
+		case 'f': o->foreground = 1; break;
+		case 'k': o->keep_bootstrap = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: return -1;
+		}
+	}
+	if (o->sysroot == NULL || o->sysroot[0] == '\0')
+		o->sysroot = "/";
+	return o->bootstrap == NULL || optind != argc ? -1 : 0;
+}
+
+static void log_to_workdir(const char *workdir)
+{
+	char path[4096];
+	int fd;
+
+	if (fw_snprintf(path, sizeof(path), "%s/engine.log", workdir) != 0)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		log_set_fd(fd);
+}
+
+static void write_pidfile(const char *workdir)
+{
+	char path[4096];
+
+	if (fw_snprintf(path, sizeof(path), "%s/engine.pid", workdir) == 0 &&
+	    platform_write_pidfile(path) != 0)
+		log_warn("cannot write %s", path);
+}
+
+static int cmd_start(int argc, char **argv)
+{
+	Fwfleet__Bootstrap *bs = NULL;
+	struct engine *e = NULL;
+	struct start_opts o;
+	char err[512], ready[64];
+	int r, ready_fd = -1;
+
+	if (parse_start(argc, argv, &o) != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (bootstrap_load(o.bootstrap, &bs, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fwfleet-engine: %s\n", err);
+		return 2;
+	}
+	if (!o.keep_bootstrap)
+		unlink(o.bootstrap);	/* the key now lives in memory only */
+	if (engine_new(bs, o.sysroot, &e, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fwfleet-engine: %s\n", err);
+		fwfleet__bootstrap__free_unpacked(bs, NULL);
+		return 1;
+	}
+	fw_snprintf(ready, sizeof(ready), "READY %u\n", e->port);
+	if (!o.foreground) {
+		if (platform_detach(ready, READY_TIMEOUT_MS, &ready_fd) != 0) {
+			fprintf(stderr, "fwfleet-engine: cannot detach\n");
+			engine_free(e);
+			return 1;
+		}
+		log_to_workdir(e->bs->workdir);
+	} else {
+		fputs(ready, stdout);
+		fflush(stdout);
+	}
+	write_pidfile(e->bs->workdir);
+	r = engine_run(e, ready_fd);
+	engine_free(e);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	log_init("fwfleet-engine", LOG_LVL_INFO);
+	if (argc >= 2 && strcmp(argv[1], "start") == 0)
+		return cmd_start(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "version") == 0) {
+		printf("fwfleet-engine %s\n", FWFLEET_VERSION);
+		return 0;
+	}
+	usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
+	return argc >= 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
+}

@@ -39,7 +39,8 @@ int tls_expect_host(SSL *ssl, const char *host);
 /*
  * After a completed handshake: checks that the peer's certificate carries
  * the URI subject alt name TLS_SESSION_URI_PREFIX<session_id>.
- * Returns 0, or FW_ERR_CERT and fills err.
+ * Returns 0, or FW_ERR_CERT (FW_ERR_INVALID for an empty session_id) and
+ * fills err.
  */
 int tls_check_peer_session(SSL *ssl, const char *session_id, char *err,
     size_t errlen);
@@ -52,5 +53,14 @@ void tls_describe_error(SSL *ssl, char *err, size_t errlen);
 
 /* Drains the OpenSSL error queue into err ("" if empty). */
 void tls_drain_errors(char *err, size_t errlen);
+
+/*
+ * Maps the result ret of an SSL_do_handshake/SSL_read/SSL_write on ssl,
+ * called with a clear error queue, to our codes: 0 if ret > 0,
+ * FW_ERR_AGAIN (wants to read or write), FW_ERR_EOF (closed by the peer),
+ * FW_ERR_SYSTEM (errno, text in err), FW_ERR_CERT (peer certificate
+ * rejected) or FW_ERR_TLS; err describes the failure. Clears the queue.
+ */
+int tls_io_result(SSL *ssl, int ret, char *err, size_t errlen);
 
 #endif

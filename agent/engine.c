@@ -1,0 +1,238 @@
+#include "engine.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "err.h"
+#include "log.h"
+#include "platform.h"
+#include "proto.h"
+#include "tls.h"
+#include "util.h"
+
+static int bind_v6(uint16_t port)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+	    .sin6_addr = IN6ADDR_ANY_INIT, .sin6_port = htons(port) };
+	int fd, off = 0, on = 1;
+
+	if ((fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static int bind_v4(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_ANY), .sin_port = htons(port) };
+	int fd, on = 1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Binds the first free port from first on; -1 with errno on failure. */
+static int bind_control(uint16_t first, uint16_t *bound)
+{
+	unsigned i;
+	int fd;
+
+	for (i = 0; i < FW_ENGINE_PORT_TRIES && first + i <= 65535; i++) {
+		uint16_t port = (uint16_t)(first + i);
+
+		fd = bind_v6(port);
+		if (fd < 0 && errno != EADDRINUSE)
+			fd = bind_v4(port);
+		if (fd < 0 && errno == EADDRINUSE)
+			continue;
+		if (fd < 0)
+			return -1;
+		if (listen(fd, 16) != 0) {
+			close(fd);
+			return -1;
+		}
+		*bound = port;
+		return fd;
+	}
+	errno = EADDRINUSE;
+	return -1;
+}
+
+int engine_new(Fwfleet__Bootstrap *bs, const char *sysroot,
+    struct engine **out, char *err, size_t errlen)
+{
+	struct engine *e = xcalloc(1, sizeof(*e));
+	uint16_t first = bs->port ? (uint16_t)bs->port : FW_ENGINE_PORT;
+	int r = FW_ERR_INTERNAL;
+
+	*out = NULL;
+	e->listen_fd = -1;
+	e->sysroot = sysroot;
+	e->idle_timeout_s = bs->idle_timeout_s ? bs->idle_timeout_s :
+	    FW_IDLE_TIMEOUT_S;
+	e->ssl_ctx = tls_ctx_new(TLS_ROLE_SERVER,
+	    (const char *)bs->ca_cert_pem.data, bs->ca_cert_pem.len,
+	    (const char *)bs->cert_pem.data, bs->cert_pem.len,
+	    (const char *)bs->key_pem.data, bs->key_pem.len, err, errlen);
+	if (e->ssl_ctx == NULL) {
+		r = FW_ERR_TLS;
+		goto out;
+	}
+	if ((e->listen_fd = bind_control(first, &e->port)) < 0) {
+		fw_snprintf(err, errlen, "cannot bind the control port "
+		    "(%u-%u): %s", first, first + FW_ENGINE_PORT_TRIES - 1,
+		    strerror(errno));
+		r = FW_ERR_SYSTEM;
+		goto out;
+	}
+	e->bs = bs;
+	e->state = "starting";
+	*out = e;
+	e = NULL;
+	r = 0;
+out:
+	engine_free(e);
+	return r;
+}
+
+void engine_touch(struct engine *e)
+{
+	e->last_seen_ms = fw_now_ms();
+	e->last_seen_wall = time(NULL);
+}
+
+void engine_stop(struct engine *e, int remove_workdir, const char *why)
+{
+	int r;
+
+	if (strcmp(e->state, "shutting-down") == 0)
+		return;
+	log_info("stopping: %s", why);
+	e->state = "shutting-down";
+	control_close_all(e);
+	if (remove_workdir && e->bs->workdir[0] != '\0') {
+		if ((r = platform_remove_workdir(e->bs->workdir)) != 0)
+			log_error("cannot remove %s: %s", e->bs->workdir,
+			    strerror(errno));
+		else
+			e->workdir_removed = 1;
+	}
+	event_base_loopexit(e->base, NULL);
+}
+
+static void on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	int cfd;
+
+	if ((cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0)
+		return;
+	control_accept(e, cfd);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	uint64_t idle_ms = fw_now_ms() - e->last_seen_ms;
+
+	if (idle_ms >= (uint64_t)e->idle_timeout_s * 1000)
+		engine_stop(e, 1, "the controller has been silent for the "
+		    "idle timeout; cleaning up");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	engine_stop(arg, 1, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int engine_events(struct engine *e)
+{
+	struct timeval one_s = { 1, 0 };
+
+	if ((e->base = event_base_new()) == NULL)
+		return FW_ERR_NOMEM;
+	e->listen_ev = event_new(e->base, e->listen_fd, EV_READ | EV_PERSIST,
+	    on_accept, e);
+	e->watchdog_ev = event_new(e->base, -1, EV_PERSIST, on_watchdog, e);
+	e->sigterm_ev = evsignal_new(e->base, SIGTERM, on_signal, e);
+	e->sigint_ev = evsignal_new(e->base, SIGINT, on_signal, e);
+	if (e->listen_ev == NULL || e->watchdog_ev == NULL ||
+	    e->sigterm_ev == NULL || e->sigint_ev == NULL)
+		return FW_ERR_NOMEM;
+	if (event_add(e->listen_ev, NULL) != 0 ||
+	    event_add(e->watchdog_ev, &one_s) != 0 ||
+	    event_add(e->sigterm_ev, NULL) != 0 ||
+	    event_add(e->sigint_ev, NULL) != 0)
+		return FW_ERR_INTERNAL;
+	return 0;
+}
+
+int engine_run(struct engine *e, int ready_fd)
+{
+	int r;
+
+	signal(SIGPIPE, SIG_IGN);
+	e->started_ms = fw_now_ms();
+	engine_touch(e);
+	if ((r = engine_events(e)) != 0) {
+		log_error("cannot set up the event loop: %s", fw_strerror(r));
+		return 1;
+	}
+	e->state = "serving";
+	log_info("serving on port %u, session %s, idle timeout %us",
+	    e->port, e->bs->session_id, e->idle_timeout_s);
+	if (ready_fd >= 0) {
+		(void)!write(ready_fd, "1", 1);
+		close(ready_fd);
+	}
+	event_base_dispatch(e->base);
+	return e->exit_code;
+}
+
+void engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	control_close_all(e);
+	if (e->listen_ev != NULL)
+		event_free(e->listen_ev);
+	if (e->watchdog_ev != NULL)
+		event_free(e->watchdog_ev);
+	if (e->sigterm_ev != NULL)
+		event_free(e->sigterm_ev);
+	if (e->sigint_ev != NULL)
+		event_free(e->sigint_ev);
+	if (e->base != NULL)
+		event_base_free(e->base);
+	if (e->listen_fd >= 0)
+		close(e->listen_fd);
+	SSL_CTX_free(e->ssl_ctx);
+	if (e->bs != NULL)
+		fwfleet__bootstrap__free_unpacked(e->bs, NULL);
+	free(e);
+}

@@ -1,0 +1,32 @@
+/*
+ * What the engine needs from the operating system, one file per OS
+ * (platform_linux.c today; platform_windows.c later), so the rest of the
+ * engine compiles unchanged for each target.
+ */
+#ifndef FW_PLATFORM_H
+#define FW_PLATFORM_H
+
+#include <stddef.h>
+
+/*
+ * Splits the engine off its starter: forks, and in the child starts a new
+ * session and points stdin/stdout/stderr at /dev/null (or closes them when
+ * /dev/null is missing, as in an empty chroot). Returns in the child with
+ * *ready_fd set to a descriptor the child writes one byte to once it is
+ * serving; the parent waits for that byte (at most timeout_ms) and exits
+ * with 0 if it came, 1 if not, so the starter learns whether it worked.
+ * The parent first prints ready_line to stdout when the byte arrives.
+ */
+int platform_detach(const char *ready_line, int timeout_ms, int *ready_fd);
+
+/*
+ * Removes the directory tree at path without following symlinks. Refuses
+ * (FW_ERR_INVALID) paths that are not absolute, are "/", or whose last
+ * component does not start with "fwfleet-". Returns 0 when path is gone.
+ */
+int platform_remove_workdir(const char *path);
+
+/* Writes pid into path (0600). */
+int platform_write_pidfile(const char *path);
+
+#endif

@@ -1,0 +1,107 @@
+#include "platform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "util.h"
+
+static void redirect_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		if (fd >= 0)
+			dup2(fd, i);
+		else
+			close(i);
+	}
+	if (fd > 2)
+		close(fd);
+}
+
+static int wait_ready(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+	int n;
+
+	do {
+		n = poll(&p, 1, timeout_ms);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	return read(fd, &c, 1) == 1 ? 0 : -1;
+}
+
+int platform_detach(const char *ready_line, int timeout_ms, int *ready_fd)
+{
+	int pfd[2];
+	pid_t pid;
+
+	*ready_fd = -1;
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		return FW_ERR_SYSTEM;
+	if ((pid = fork()) < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return FW_ERR_SYSTEM;
+	}
+	if (pid > 0) {
+		close(pfd[1]);
+		if (wait_ready(pfd[0], timeout_ms) != 0) {
+			fprintf(stderr, "fwfleet-engine: the engine did not "
+			    "start; see its log in the work directory\n");
+			_exit(1);
+		}
+		fputs(ready_line, stdout);
+		fflush(stdout);
+		_exit(0);
+	}
+	close(pfd[0]);
+	setsid();
+	signal(SIGHUP, SIG_IGN);
+	redirect_stdio();
+	*ready_fd = pfd[1];
+	return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	if (flag == FTW_DP)
+		return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
+	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int platform_remove_workdir(const char *path)
+{
+	const char *base;
+
+	if (path == NULL || path[0] != '/' || strcmp(path, "/") == 0)
+		return FW_ERR_INVALID;
+	base = strrchr(path, '/') + 1;
+	if (strncmp(base, "fwfleet-", 8) != 0 || strstr(path, "/../") != NULL)
+		return FW_ERR_INVALID;
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 &&
+	    errno != ENOENT)
+		return FW_ERR_SYSTEM;
+	return 0;
+}
+
+int platform_write_pidfile(const char *path)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+
+	return fw_write_file(path, buf, (size_t)n, 0600);
+}

@@ -1,0 +1,38 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "command.h"
+
+extern const struct command cmd_inventory;
+extern const struct command cmd_pki_init;
+extern const struct command cmd_engine_extract;
+extern const struct command cmd_ports;
+extern const struct command cmd_version;
+
+const struct command *const commands[] = {
+	&cmd_inventory,
+	&cmd_pki_init,
+	&cmd_engine_extract,
+	&cmd_ports,
+	&cmd_version,
+	NULL,
+};
+
+void command_usage(const struct command *cmd, FILE *f)
+{
+	fprintf(f, "%s", cmd->usage);
+}
+
+int command_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,28 @@
+/*
+ * The engine binaries embedded in the controller (zlib-compressed at build
+ * time). Inflated once on first use and kept for the process's life.
+ */
+#ifndef FW_ENGINE_IMAGE_H
+#define FW_ENGINE_IMAGE_H
+
+#include <stddef.h>
+
+struct engine_image {
+	const char *target;		/* "linux-x86_64" */
+	const unsigned char *data;	/* the engine binary */
+	size_t len;
+	char sha256[65];
+};
+
+/*
+ * Returns the engine for target ("linux-x86_64"), inflating it on first
+ * use, or NULL (err filled) if there is none or it is corrupt.
+ * Thread safe.
+ */
+const struct engine_image *engine_image_get(const char *target, char *err,
+    size_t errlen);
+
+/* Maps `uname -sm` output ("Linux x86_64") to a target name, or NULL. */
+const char *engine_image_target(const char *uname_sm);
+
+#endif

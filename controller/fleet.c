@@ -1,0 +1,349 @@
+#include "fleet.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/rand.h>
+
+#include "err.h"
+#include "log.h"
+#include "node.h"
+#include "pki.h"
+#include "proto.h"
+#include "tls.h"
+#include "util.h"
+#include "workq.h"
+
+struct fleet {
+	struct fleet_opts opts;
+	char session_id[33];
+	EVP_PKEY *ca_key;
+	X509 *ca_cert;
+	char *ca_pem;
+	size_t ca_pem_len;
+	SSL_CTX *client_ctx;
+	struct event_base *base;
+	struct workq *wq;
+	struct event *sigint_ev;
+	struct event *sigterm_ev;
+	struct node *nodes;
+	size_t n_nodes;
+	size_t next;		/* next node to start */
+	size_t running;
+	size_t done;
+	int interrupted;
+	struct node_result *results;
+	char **addrs;
+};
+
+void fleet_opts_init(struct fleet_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->parallel = 32;
+	o->talk_timeout_s = 120;
+	o->idle_timeout_s = FW_IDLE_TIMEOUT_S;
+	o->remote_dir = "/tmp";
+	o->engine_port = FW_ENGINE_PORT;
+	o->cert_validity_s = 24 * 3600;
+	o->ssh.connect_timeout_s = 10;
+}
+
+struct event_base *fleet_base(struct fleet *f)
+{
+	return f->base;
+}
+
+SSL_CTX *fleet_client_ctx(struct fleet *f)
+{
+	return f->client_ctx;
+}
+
+const char *fleet_session_id(const struct fleet *f)
+{
+	return f->session_id;
+}
+
+const struct fleet_opts *fleet_opts(const struct fleet *f)
+{
+	return &f->opts;
+}
+
+static void step_done(void *arg)
+{
+	struct node *n = arg;
+
+	node_fsm(n, n->step_rc == 0 ? NEV_STEP_OK : NEV_STEP_FAILED);
+}
+
+void fleet_submit(struct fleet *f, struct node *n, void (*step)(void *))
+{
+	n->step_rc = 0;
+	n->step_err[0] = '\0';
+	workq_submit(f->wq, step, step_done, n);
+}
+
+static void fleet_start_more(struct fleet *f)
+{
+	while (f->running < (size_t)f->opts.parallel && f->next < f->n_nodes) {
+		struct node *n = &f->nodes[f->next++];
+
+		f->running++;
+		node_fsm(n, f->interrupted ? NEV_ABORT : NEV_START);
+	}
+	if (f->done == f->n_nodes)
+		event_base_loopexit(f->base, NULL);
+}
+
+void fleet_node_done(struct fleet *f, struct node *n)
+{
+	if (n->failed)
+		log_error("%s: failed: %s", n->label, n->error);
+	else
+		log_info("%s: ok", n->label);
+	f->running--;
+	f->done++;
+	fleet_start_more(f);
+}
+
+static void sans_for(const struct node *n, const char *sid, char *ip_or_dns,
+    size_t len1, char *uri, size_t len2)
+{
+	const struct fw_addr *a = &n->spec->addr;
+
+	fw_snprintf(ip_or_dns, len1, "%s:%s",
+	    a->kind == ADDR_NAME ? "DNS" : "IP", a->host);
+	fw_snprintf(uri, len2, "URI:%s%s", TLS_SESSION_URI_PREFIX, sid);
+}
+
+static int pack_bootstrap(struct fleet *f, struct node *n, const char *cert,
+    size_t cert_len, const char *key, size_t key_len)
+{
+	Fwfleet__Bootstrap bs = FWFLEET__BOOTSTRAP__INIT;
+
+	bs.session_id = f->session_id;
+	bs.ca_cert_pem.data = (uint8_t *)f->ca_pem;
+	bs.ca_cert_pem.len = f->ca_pem_len;
+	bs.cert_pem.data = (uint8_t *)cert;
+	bs.cert_pem.len = cert_len;
+	bs.key_pem.data = (uint8_t *)key;
+	bs.key_pem.len = key_len;
+	bs.port = f->opts.engine_port;
+	bs.idle_timeout_s = f->opts.idle_timeout_s;
+	bs.workdir = n->workdir;
+	bs.node_name = n->spec->name;
+	n->bootstrap_len = fwfleet__bootstrap__get_packed_size(&bs);
+	n->bootstrap = xmalloc(n->bootstrap_len);
+	fwfleet__bootstrap__pack(&bs, (uint8_t *)n->bootstrap);
+	return 0;
+}
+
+int fleet_issue_engine_cert(struct fleet *f, struct node *n)
+{
+	char san_host[300], san_uri[128], cn[300];
+	const char *sans[3] = { san_host, san_uri, NULL };
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char *cert_pem = NULL, *key_pem = NULL;
+	size_t cert_len = 0, key_len = 0;
+	int r;
+
+	fw_snprintf(n->workdir, sizeof(n->workdir), "%s/fwfleet-%s-%d",
+	    f->opts.remote_dir, f->session_id, n->index);
+	sans_for(n, f->session_id, san_host, sizeof(san_host), san_uri,
+	    sizeof(san_uri));
+	fw_snprintf(cn, sizeof(cn), "fwfleet-engine %s", n->spec->addr.host);
+	if ((r = pki_issue(f->ca_key, f->ca_cert, cn, sans,
+	    f->opts.cert_validity_s, &key, &cert, n->step_err,
+	    sizeof(n->step_err))) != 0)
+		goto out;
+	if ((r = pki_cert_to_pem(cert, &cert_pem, &cert_len)) != 0 ||
+	    (r = pki_key_to_pem(key, &key_pem, &key_len)) != 0) {
+		fw_snprintf(n->step_err, sizeof(n->step_err), "cannot encode "
+		    "the engine's certificate");
+		goto out;
+	}
+	r = pack_bootstrap(f, n, cert_pem, cert_len, key_pem, key_len);
+out:
+	if (key_pem != NULL)
+		OPENSSL_clear_free(key_pem, key_len);
+	free(cert_pem);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return r;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct fleet *f = arg;
+	size_t i;
+
+	if (f->interrupted) {
+		log_warn("still cleaning up %zu node(s); please wait",
+		    f->running);
+		return;
+	}
+	log_warn("interrupted: stopping and cleaning up every node");
+	f->interrupted = 1;
+	/* Nodes not started yet are cancelled as the scheduler reaches them. */
+	for (i = 0; i < f->n_nodes; i++)
+		if (f->nodes[i].state != NODE_IDLE)
+			node_fsm(&f->nodes[i], NEV_ABORT);
+}
+
+static int make_session(struct fleet *f, const char *pki_dir, char *err,
+    size_t errlen)
+{
+	char san_uri[128], cn[64];
+	const char *sans[2] = { san_uri, NULL };
+	unsigned char rnd[8];
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char *cert_pem = NULL, *key_pem = NULL;
+	size_t cert_len = 0, key_len = 0;
+	int r, i;
+
+	if ((r = pki_ca_load(pki_dir, &f->ca_key, &f->ca_cert, err,
+	    errlen)) != 0)
+		return r;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		fatal("no randomness for the session id");
+	for (i = 0; i < 8; i++)
+		snprintf(f->session_id + 2 * i, 3, "%02x", rnd[i]);
+	fw_snprintf(san_uri, sizeof(san_uri), "URI:%s%s",
+	    TLS_SESSION_URI_PREFIX, f->session_id);
+	fw_snprintf(cn, sizeof(cn), "fwfleet-controller %s", f->session_id);
+	if ((r = pki_issue(f->ca_key, f->ca_cert, cn, sans,
+	    f->opts.cert_validity_s, &key, &cert, err, errlen)) != 0)
+		goto out;
+	if ((r = pki_cert_to_pem(f->ca_cert, &f->ca_pem, &f->ca_pem_len)) != 0 ||
+	    (r = pki_cert_to_pem(cert, &cert_pem, &cert_len)) != 0 ||
+	    (r = pki_key_to_pem(key, &key_pem, &key_len)) != 0)
+		goto out;
+	f->client_ctx = tls_ctx_new(TLS_ROLE_CLIENT, f->ca_pem, f->ca_pem_len,
+	    cert_pem, cert_len, key_pem, key_len, err, errlen);
+	r = f->client_ctx != NULL ? 0 : FW_ERR_TLS;
+out:
+	if (key_pem != NULL)
+		OPENSSL_clear_free(key_pem, key_len);
+	free(cert_pem);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return r;
+}
+
+static int make_loop(struct fleet *f)
+{
+	evthread_use_pthreads();
+	if ((f->base = event_base_new()) == NULL)
+		return FW_ERR_NOMEM;
+	f->wq = workq_new(f->base, f->opts.parallel);
+	f->sigint_ev = evsignal_new(f->base, SIGINT, on_signal, f);
+	f->sigterm_ev = evsignal_new(f->base, SIGTERM, on_signal, f);
+	if (f->sigint_ev == NULL || f->sigterm_ev == NULL ||
+	    event_add(f->sigint_ev, NULL) != 0 ||
+	    event_add(f->sigterm_ev, NULL) != 0)
+		return FW_ERR_INTERNAL;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static void collect_results(struct fleet *f)
+{
+	size_t i;
+
+	f->results = xcalloc(f->n_nodes, sizeof(*f->results));
+	f->addrs = xcalloc(f->n_nodes, sizeof(char *));
+	for (i = 0; i < f->n_nodes; i++) {
+		struct node *n = &f->nodes[i];
+		struct node_result *r = &f->results[i];
+		char addr[300];
+
+		if (addr_format(&n->spec->addr, addr, sizeof(addr)) != 0)
+			addr[0] = '\0';
+		f->addrs[i] = xstrdup(addr);
+		r->name = n->spec->name;
+		r->address = f->addrs[i];
+		r->ok = !n->failed && n->inv != NULL;
+		r->error = n->failed ? n->error : NULL;
+		r->inv = n->inv;
+		r->elapsed_s = n->finished_ms > n->started_ms ?
+		    (double)(n->finished_ms - n->started_ms) / 1000.0 : 0;
+	}
+}
+
+int fleet_inventory(const struct fleet_opts *o, const struct node_list *nodes,
+    const char *pki_dir, struct fleet **out, char *err, size_t errlen)
+{
+	struct fleet *f = xcalloc(1, sizeof(*f));
+	size_t i;
+	int r;
+
+	*out = NULL;
+	f->opts = *o;
+	if (f->opts.parallel < 1)
+		f->opts.parallel = 1;
+	if ((r = make_session(f, pki_dir, err, errlen)) != 0)
+		goto out;
+	if ((r = make_loop(f)) != 0) {
+		fw_snprintf(err, errlen, "cannot set up the event loop");
+		goto out;
+	}
+	f->n_nodes = nodes->n;
+	f->nodes = xcalloc(f->n_nodes, sizeof(*f->nodes));
+	for (i = 0; i < f->n_nodes; i++)
+		node_init(&f->nodes[i], f, &nodes->v[i], (int)i);
+	log_debug("session %s: %zu node(s), %d in parallel", f->session_id,
+	    f->n_nodes, f->opts.parallel);
+	fleet_start_more(f);
+	if (f->n_nodes > 0)
+		event_base_dispatch(f->base);
+	collect_results(f);
+	*out = f;
+	f = NULL;
+	r = 0;
+out:
+	fleet_free(f);
+	return r;
+}
+
+const struct node_result *fleet_results(const struct fleet *f, size_t *n)
+{
+	*n = f->n_nodes;
+	return f->results;
+}
+
+int fleet_interrupted(const struct fleet *f)
+{
+	return f->interrupted;
+}
+
+void fleet_free(struct fleet *f)
+{
+	size_t i;
+
+	if (f == NULL)
+		return;
+	workq_free(f->wq);
+	for (i = 0; i < f->n_nodes; i++) {
+		node_free(&f->nodes[i]);
+		if (f->addrs != NULL)
+			free(f->addrs[i]);
+	}
+	free(f->nodes);
+	free(f->addrs);
+	free(f->results);
+	if (f->sigint_ev != NULL)
+		event_free(f->sigint_ev);
+	if (f->sigterm_ev != NULL)
+		event_free(f->sigterm_ev);
+	if (f->base != NULL)
+		event_base_free(f->base);
+	SSL_CTX_free(f->client_ctx);
+	free(f->ca_pem);
+	EVP_PKEY_free(f->ca_key);
+	X509_free(f->ca_cert);
+	free(f);
+}

@@ -1,0 +1,49 @@
+/*
+ * One run of the controller over a set of nodes: the session (id, CA,
+ * controller certificate), the event loop, the worker pool, Ctrl-C, and a
+ * scheduler that keeps at most `parallel` nodes in flight.
+ */
+#ifndef FW_FLEET_H
+#define FW_FLEET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nodes.h"
+#include "render.h"
+#include "transport.h"
+
+struct fleet;
+
+struct fleet_opts {
+	struct transport_opts ssh;
+	int parallel;			/* nodes in flight (default 32) */
+	int talk_timeout_s;		/* control channel, per request */
+	unsigned idle_timeout_s;	/* engine watchdog */
+	const char *remote_dir;		/* parent of work dirs (/tmp) */
+	uint16_t engine_port;		/* first control port to try */
+	long cert_validity_s;		/* per-engine certificates */
+};
+
+/* Fills o with the defaults. */
+void fleet_opts_init(struct fleet_opts *o);
+
+/*
+ * Runs an inventory of every node in nodes. Returns 0 once every node has
+ * finished (ok or failed) and been cleaned up; *out holds the run (free
+ * with fleet_free). Returns an FW_ERR_* code with err filled if the run
+ * could not start (no CA, bad options). *interrupted is set if the
+ * operator pressed Ctrl-C.
+ */
+int fleet_inventory(const struct fleet_opts *o, const struct node_list *nodes,
+    const char *pki_dir, struct fleet **out, char *err, size_t errlen);
+
+/* The per-node results, in the order of the node list. */
+const struct node_result *fleet_results(const struct fleet *f, size_t *n);
+
+/* True if the run was interrupted (Ctrl-C / SIGTERM). */
+int fleet_interrupted(const struct fleet *f);
+
+void fleet_free(struct fleet *f);
+
+#endif

@@ -1,0 +1,258 @@
+#include "node.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet.h"
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+
+static const char *const state_names[] = {
+	[NODE_IDLE] = "idle",
+	[NODE_CONNECTING] = "connecting",
+	[NODE_PREPARING] = "preparing",
+	[NODE_TALKING] = "talking",
+	[NODE_CLEANING] = "cleaning up",
+	[NODE_DONE] = "done",
+};
+
+void node_log(const struct node *n, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg((enum log_level)level, "%s: %s", n->label, msg);
+}
+
+void node_init(struct node *n, struct fleet *f, const struct node_spec *spec,
+    int index)
+{
+	char addr[300];
+
+	memset(n, 0, sizeof(*n));
+	n->fleet = f;
+	n->spec = spec;
+	n->index = index;
+	n->state = NODE_IDLE;
+	n->next_id = 1;
+	if (addr_format(&spec->addr, addr, sizeof(addr)) != 0)
+		addr[0] = '\0';
+	if (strcmp(spec->name, spec->addr.host) == 0)
+		fw_snprintf(n->label, sizeof(n->label), "%s", spec->name);
+	else
+		fw_snprintf(n->label, sizeof(n->label), "%s (%s)", spec->name,
+		    addr);
+}
+
+static void node_set_state(struct node *n, enum node_state s)
+{
+	node_log(n, LOG_LVL_DEBUG, "%s -> %s", state_names[n->state],
+	    state_names[s]);
+	n->state = s;
+}
+
+/* Records the first failure; later ones are logged only. */
+static void node_fail(struct node *n, const char *why)
+{
+	if (n->failed) {
+		node_log(n, LOG_LVL_DEBUG, "also: %s", why);
+		return;
+	}
+	n->failed = 1;
+	fw_snprintf(n->error, sizeof(n->error), "%s", why);
+	node_log(n, LOG_LVL_DEBUG, "failed: %s", why);
+}
+
+/* The only way a node ends. */
+static void node_close(struct node *n)
+{
+	node_control_close(n);
+	node_set_state(n, NODE_DONE);
+	n->finished_ms = fw_now_ms();
+	fleet_node_done(n->fleet, n);
+}
+
+static void node_cleanup(struct node *n)
+{
+	node_control_close(n);
+	if (n->tp == NULL) {
+		node_close(n);
+		return;
+	}
+	node_set_state(n, NODE_CLEANING);
+	fleet_submit(n->fleet, n, node_step_cleanup);
+}
+
+static void send_request(struct node *n, enum talk_phase phase)
+{
+	Fwfleet__ControllerMsg m = FWFLEET__CONTROLLER_MSG__INIT;
+	Fwfleet__Hello hello = FWFLEET__HELLO__INIT;
+	Fwfleet__InventoryRequest inv = FWFLEET__INVENTORY_REQUEST__INIT;
+	Fwfleet__ShutdownRequest sd = FWFLEET__SHUTDOWN_REQUEST__INIT;
+
+	n->phase = phase;
+	switch (phase) {
+	case TALK_HELLO:
+		hello.protocol_version = FW_PROTOCOL_VERSION;
+		hello.software_version = (char *)FWFLEET_VERSION;
+		hello.session_id = (char *)fleet_session_id(n->fleet);
+		m.msg_case = FWFLEET__CONTROLLER_MSG__MSG_HELLO;
+		m.hello = &hello;
+		break;
+	case TALK_INVENTORY:
+		m.msg_case = FWFLEET__CONTROLLER_MSG__MSG_INVENTORY;
+		m.inventory = &inv;
+		break;
+	case TALK_SHUTDOWN:
+		sd.remove_workdir = 1;
+		m.msg_case = FWFLEET__CONTROLLER_MSG__MSG_SHUTDOWN;
+		m.shutdown = &sd;
+		break;
+	}
+	if (node_control_send(n, &m) != 0) {
+		node_fail(n, "cannot send to the engine");
+		node_cleanup(n);
+	}
+}
+
+static void on_reply(struct node *n)
+{
+	Fwfleet__EngineMsg *r = n->reply;
+	char msg[512];
+
+	if (r->msg_case == FWFLEET__ENGINE_MSG__MSG_ERROR) {
+		fw_snprintf(msg, sizeof(msg), "the engine refused the "
+		    "request: %s", r->error->message);
+		node_fail(n, msg);
+		node_cleanup(n);
+		return;
+	}
+	switch (n->phase) {
+	case TALK_HELLO:
+		if (r->msg_case != FWFLEET__ENGINE_MSG__MSG_HELLO)
+			break;
+		node_log(n, LOG_LVL_DEBUG, "engine %s, protocol %u",
+		    r->hello->software_version, r->hello->protocol_version);
+		send_request(n, n->aborted ? TALK_SHUTDOWN : TALK_INVENTORY);
+		return;
+	case TALK_INVENTORY:
+		if (r->msg_case != FWFLEET__ENGINE_MSG__MSG_INVENTORY)
+			break;
+		n->inv = r->inventory;
+		r->inventory = NULL;	/* now owned by the node */
+		r->msg_case = FWFLEET__ENGINE_MSG__MSG__NOT_SET;
+		send_request(n, TALK_SHUTDOWN);
+		return;
+	case TALK_SHUTDOWN:
+		if (r->msg_case != FWFLEET__ENGINE_MSG__MSG_SHUTDOWN)
+			break;
+		if (!r->shutdown->workdir_removed)
+			node_log(n, LOG_LVL_WARN, "engine could not remove "
+			    "its work directory: %s", r->shutdown->detail);
+		n->engine_started = 0;
+		node_cleanup(n);
+		return;
+	}
+	node_fail(n, "unexpected reply from the engine");
+	node_cleanup(n);
+}
+
+static void fsm_step_done(struct node *n, enum node_event ev)
+{
+	if (ev == NEV_STEP_FAILED) {
+		node_fail(n, n->step_err);
+		node_cleanup(n);
+		return;
+	}
+	if (n->aborted) {
+		node_fail(n, "cancelled by the operator");
+		node_cleanup(n);
+		return;
+	}
+	if (n->state == NODE_CONNECTING) {
+		node_set_state(n, NODE_PREPARING);
+		if (fleet_issue_engine_cert(n->fleet, n) != 0) {
+			node_fail(n, n->step_err);
+			node_cleanup(n);
+			return;
+		}
+		fleet_submit(n->fleet, n, node_step_prepare);
+		return;
+	}
+	/* PREPARING done: the engine is up. */
+	node_set_state(n, NODE_TALKING);
+	if (node_control_open(n) != 0) {
+		node_fail(n, n->step_err);
+		node_cleanup(n);
+	}
+}
+
+void node_fsm(struct node *n, enum node_event ev)
+{
+	switch (n->state) {
+	case NODE_IDLE:
+		if (ev == NEV_ABORT) {
+			node_fail(n, "cancelled by the operator before it "
+			    "started");
+			node_close(n);
+		} else if (ev == NEV_START) {
+			n->started_ms = fw_now_ms();
+			node_set_state(n, NODE_CONNECTING);
+			fleet_submit(n->fleet, n, node_step_connect);
+		}
+		break;
+	case NODE_CONNECTING:
+	case NODE_PREPARING:
+		if (ev == NEV_ABORT)
+			n->aborted = 1;	/* acted on when the step returns */
+		else if (ev == NEV_STEP_OK || ev == NEV_STEP_FAILED)
+			fsm_step_done(n, ev);
+		break;
+	case NODE_TALKING:
+		if (ev == NEV_CHANNEL_UP) {
+			send_request(n, TALK_HELLO);
+		} else if (ev == NEV_REPLY) {
+			on_reply(n);
+		} else if (ev == NEV_CHANNEL_FAILED) {
+			node_fail(n, n->step_err);
+			node_cleanup(n);
+		} else if (ev == NEV_ABORT) {
+			n->aborted = 1;
+			node_fail(n, "cancelled by the operator");
+			node_cleanup(n);
+		}
+		break;
+	case NODE_CLEANING:
+		if (ev == NEV_ABORT) {
+			n->aborted = 1;
+		} else if (ev == NEV_STEP_OK || ev == NEV_STEP_FAILED) {
+			if (ev == NEV_STEP_FAILED)
+				node_fail(n, n->step_err);
+			node_close(n);
+		}
+		break;
+	case NODE_DONE:
+		break;
+	}
+}
+
+void node_free(struct node *n)
+{
+	node_control_close(n);
+	transport_close(n->tp);
+	n->tp = NULL;
+	if (n->bootstrap != NULL) {
+		explicit_bzero(n->bootstrap, n->bootstrap_len);
+		free(n->bootstrap);
+		n->bootstrap = NULL;
+	}
+	if (n->inv != NULL)
+		fwfleet__inventory__free_unpacked(n->inv, NULL);
+	n->inv = NULL;
+}

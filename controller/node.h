@@ -1,0 +1,116 @@
+/*
+ * The per-node state machine. Only node_set_state() writes node->state;
+ * callbacks turn I/O, worker results and timers into events for node_fsm();
+ * node_close() is the only way a node ends.
+ *
+ *  IDLE -start-> CONNECTING -ok-> PREPARING -ok-> TALKING -done-> CLEANING
+ *                    |              |  (ship, start)  |               |
+ *                    +--fail--> DONE <----------------+-----fail------+
+ *
+ * Failures after the connection is up go through CLEANING, so no engine,
+ * file or port outlives the session.
+ */
+#ifndef FW_NODE_H
+#define FW_NODE_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "fwfleet.pb-c.h"
+#include "nodes.h"
+#include "transport.h"
+
+struct fleet;
+struct bufferevent;
+struct event;
+
+enum node_state {
+	NODE_IDLE,
+	NODE_CONNECTING,
+	NODE_PREPARING,
+	NODE_TALKING,
+	NODE_CLEANING,
+	NODE_DONE,
+};
+
+enum node_event {
+	NEV_START,
+	NEV_STEP_OK,		/* a worker step finished well */
+	NEV_STEP_FAILED,	/* a worker step failed: see step_err */
+	NEV_CHANNEL_UP,		/* TLS handshake done and peer checked */
+	NEV_REPLY,		/* a reply arrived: see reply */
+	NEV_CHANNEL_FAILED,	/* control channel error or timeout */
+	NEV_ABORT,		/* Ctrl-C */
+};
+
+enum talk_phase { TALK_HELLO, TALK_INVENTORY, TALK_SHUTDOWN };
+
+struct node {
+	struct fleet *fleet;
+	const struct node_spec *spec;
+	int index;
+	char label[300];		/* "name" or "name (address)" */
+	enum node_state state;
+	uint64_t started_ms;
+	uint64_t finished_ms;
+
+	/* Used by worker steps only while a step runs. */
+	struct transport *tp;
+	int step_rc;			/* result of the last step */
+	char step_err[512];
+	char workdir[512];
+	char target[32];		/* engine build: "linux-x86_64" */
+	uint16_t engine_port;
+	struct sockaddr_storage peer;	/* where SSH reached the node */
+	socklen_t peer_len;
+	char *bootstrap;		/* packed Bootstrap (holds a key) */
+	size_t bootstrap_len;
+	int engine_started;
+
+	/* The control channel (loop thread only). */
+	struct bufferevent *bev;
+	struct event *timer;
+	enum talk_phase phase;
+	uint32_t next_id;
+	Fwfleet__EngineMsg *reply;	/* the message being handled */
+
+	/* Outcome. */
+	int aborted;
+	int failed;
+	char error[512];
+	Fwfleet__Inventory *inv;	/* owned, from the engine's reply */
+};
+
+void node_init(struct node *n, struct fleet *f, const struct node_spec *spec,
+    int index);
+void node_fsm(struct node *n, enum node_event ev);
+void node_free(struct node *n);
+
+/* node_steps.c: the blocking steps, run on worker threads. */
+void node_step_connect(void *arg);
+void node_step_prepare(void *arg);
+void node_step_cleanup(void *arg);
+
+/* node_control.c: the control channel on the loop thread. */
+int node_control_open(struct node *n);
+int node_control_send(struct node *n, Fwfleet__ControllerMsg *msg);
+void node_control_close(struct node *n);
+
+/* fleet.c: services a node asks of its run. */
+struct event_base *fleet_base(struct fleet *f);
+SSL_CTX *fleet_client_ctx(struct fleet *f);
+const char *fleet_session_id(const struct fleet *f);
+const struct fleet_opts *fleet_opts(const struct fleet *f);
+void fleet_submit(struct fleet *f, struct node *n, void (*step)(void *));
+int fleet_issue_engine_cert(struct fleet *f, struct node *n);
+void fleet_node_done(struct fleet *f, struct node *n);
+
+/* Node-scoped logging: every line names the node. */
+void node_log(const struct node *n, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,562 @@
+#!/usr/bin/env bash
+# testbed.sh - a test fleet of Linux "nodes" made of network namespaces.
+#
+#   testbed.sh up N DIR [--prefix P] [--ipv6-only K]... [--hw-dir D] [--profile NAME]...
+#   testbed.sh down DIR
+#   testbed.sh exec DIR CMD...
+#   testbed.sh status DIR
+#
+# Layout (prefix P, default "fwf", at most 6 characters of [a-z0-9]):
+#   namespace ${P}c   the controller: bridge ${P}br with 198.18.0.1/16 and
+#                     2001:db8:f00d::1/64, host ends ${P}v$i of the veths
+#   namespace ${P}n$i node i (1..N): eth0 with 198.18.$((i/250)).$((i%250+10))/16
+#                     and 2001:db8:f00d::<hex(i+16)>/64, lo, its own sshd on
+#                     port 22 (ipv6-only nodes: no IPv4 address, sshd on :: only)
+#
+# State in DIR: nodes.env, nodes.ini, nodes.txt, known_hosts, id_ed25519(.pub),
+# authorized_keys, namespaces (what up created; down deletes exactly those),
+# node$i/{sshd_config,ssh_host_ed25519_key,sshd.pid,sshd.log,root/}.
+#
+# Node hardware: the profiles (directories) in --hw-dir (default
+# tests/fixtures/hw of this source tree), or only those named by --profile,
+# are copied round-robin into node$i/root; sessions on the node see
+# FWFLEET_SYSROOT=DIR/node$i/root.
+#
+# Must run as root. Only 198.18.0.0/16 and 2001:db8:f00d::/64 are used, and
+# only inside the namespaces this script creates.
+#
+# For tests of this script: TESTBED_FAIL_AFTER=<stage> makes up fail after
+# that stage (keys, hw, netns, links, sshd, check); with TESTBED_NO_CLEANUP=1
+# a failing up leaves its half-created fleet for down to remove.
+set -euo pipefail
+
+PROG=${0##*/}
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SSHD=/usr/sbin/sshd
+MAX_NODES=1000
+MARKER=.fwfleet-testbed
+
+die() { echo "$PROG: $*" >&2; exit 1; }
+warn() { echo "$PROG: $*" >&2; }
+
+usage() {
+	sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+node_v4() { echo "198.18.$(($1 / 250)).$(($1 % 250 + 10))"; }
+node_v6() { printf '2001:db8:f00d::%x\n' $(($1 + 16)); }
+
+ns_exists() { [ -e "/run/netns/$1" ]; }
+
+# True if PID exists and is not a zombie (PID 1 may be slow to reap).
+pid_alive() {
+	local st
+	[[ $1 =~ ^[0-9]+$ ]] || return 1
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+
+# True if PID is alive and its command line is an sshd.
+is_sshd() {
+	local pid=$1 cmd
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	[[ $cmd == *sshd* ]]
+}
+
+# Fill NODE_* arrays from DIR/nodes.env, or fall back to the node dirs.
+load_env() {
+	local dir=$1
+	# shellcheck disable=SC1091
+	. "$dir/nodes.env"
+}
+
+# --------------------------------------------------------------------- down
+
+# Remove everything the fleet in DIR consists of. Never fails because
+# something is already gone.
+do_down() {
+	local dir=$1 pid pids=() ns f i
+	if [ ! -e "$dir" ]; then
+		return 0
+	fi
+	[ -d "$dir" ] || die "$dir is not a directory"
+	if [ ! -e "$dir/$MARKER" ]; then
+		# An empty directory (e.g. from mktemp -d, up refused) is fine.
+		if rmdir "$dir" 2>/dev/null; then
+			return 0
+		fi
+		die "$dir does not hold a testbed fleet; not touching it"
+	fi
+
+	# 1. the sshd listeners, by the PID in their pidfiles
+	for f in "$dir"/node*/sshd.pid; do
+		[ -f "$f" ] || continue
+		pid=$(head -n1 "$f" 2>/dev/null || true)
+		if is_sshd "$pid"; then
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		fi
+	done
+
+	# 2. whatever else still runs inside the namespaces we created
+	#    (ssh sessions, leftovers of tests): those are ours, too.
+	local created=()
+	if [ -f "$dir/namespaces" ]; then
+		mapfile -t created <"$dir/namespaces"
+	fi
+	for ns in "${created[@]}"; do
+		[ -n "$ns" ] && ns_exists "$ns" || continue
+		for pid in $(ip netns pids "$ns" 2>/dev/null || true); do
+			[ "$pid" = "$$" ] && continue
+			kill -TERM "$pid" 2>/dev/null || true
+			pids+=("$pid")
+		done
+	done
+
+	# bounded wait (2 s), then SIGKILL what is left
+	local alive k
+	for ((k = 0; k < 40; k++)); do
+		alive=()
+		for pid in "${pids[@]}"; do
+			pid_alive "$pid" && alive+=("$pid")
+		done
+		[ ${#alive[@]} -eq 0 ] && break
+		sleep 0.05
+	done
+	for pid in "${alive[@]}"; do
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+
+	# 3. the namespaces (deleting them deletes the veths and the bridge)
+	for ns in "${created[@]}"; do
+		[ -n "$ns" ] && ns_exists "$ns" || continue
+		for pid in $(ip netns pids "$ns" 2>/dev/null || true); do
+			kill -KILL "$pid" 2>/dev/null || true
+		done
+		ip netns del "$ns" 2>/dev/null || ! ns_exists "$ns" ||
+			warn "could not delete namespace $ns"
+	done
+
+	# 4. the state directory
+	rm -rf "$dir"
+	return 0
+}
+
+# ----------------------------------------------------------------------- up
+
+UP_DIR=
+UP_DONE=0
+up_cleanup() {
+	local rc=$?
+	[ "$UP_DONE" = 1 ] && return 0
+	trap - EXIT INT TERM
+	wait 2>/dev/null || true
+	[ $rc -eq 0 ] && rc=1
+	if [ -n "$UP_DIR" ] && [ -e "$UP_DIR/$MARKER" ]; then
+		if [ "${TESTBED_NO_CLEANUP:-0}" = 1 ]; then
+			warn "up failed; leaving the half-created fleet (TESTBED_NO_CLEANUP=1)"
+		else
+			warn "up failed; removing what was created"
+			do_down "$UP_DIR" || true
+		fi
+	fi
+	exit $rc
+}
+
+maybe_fail() {
+	if [ "${TESTBED_VERBOSE:-0}" = 1 ]; then
+		printf '%s: %-6s done at %.2f s\n' "$PROG" "$1" \
+			"$(((${EPOCHREALTIME/./} - T0) / 10000))e-2" >&2
+	fi
+	if [ "${TESTBED_FAIL_AFTER:-}" = "$1" ]; then
+		die "failing after stage '$1' (TESTBED_FAIL_AFTER)"
+	fi
+}
+
+# Wait for a list of background PIDs; fail if any failed.
+wait_all() {
+	local what=$1 p bad=0
+	shift
+	for p in "$@"; do
+		wait "$p" || bad=1
+	done
+	[ $bad -eq 0 ] || die "$what failed"
+}
+
+do_up() {
+	local n='' dir='' prefix=fwf hw_dir='' profiles=() v6only=()
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--prefix) [ $# -ge 2 ] || usage; prefix=$2; shift 2 ;;
+		--prefix=*) prefix=${1#*=}; shift ;;
+		--ipv6-only) [ $# -ge 2 ] || usage; v6only+=("$2"); shift 2 ;;
+		--ipv6-only=*) v6only+=("${1#*=}"); shift ;;
+		--hw-dir) [ $# -ge 2 ] || usage; hw_dir=$2; shift 2 ;;
+		--hw-dir=*) hw_dir=${1#*=}; shift ;;
+		--profile) [ $# -ge 2 ] || usage; profiles+=("$2"); shift 2 ;;
+		--profile=*) profiles+=("${1#*=}"); shift ;;
+		-*) die "unknown option $1" ;;
+		*)
+			if [ -z "$n" ]; then n=$1
+			elif [ -z "$dir" ]; then dir=$1
+			else usage
+			fi
+			shift ;;
+		esac
+	done
+	[ -n "$n" ] && [ -n "$dir" ] || usage
+	[[ $n =~ ^[1-9][0-9]*$ ]] && [ "$n" -le $MAX_NODES ] ||
+		die "N must be 1..$MAX_NODES"
+	[[ $prefix =~ ^[a-z0-9]{1,6}$ ]] ||
+		die "prefix must be 1-6 characters of [a-z0-9]"
+	local k
+	declare -A is_v6only=()
+	for k in "${v6only[@]}"; do
+		[[ $k =~ ^[1-9][0-9]*$ ]] && [ "$k" -le "$n" ] ||
+			die "--ipv6-only $k: not a node number 1..$n"
+		is_v6only[$k]=1
+	done
+	[ "$(id -u)" -eq 0 ] || die "must run as root"
+	for k in ip ssh-keygen nsenter sysctl timeout "$SSHD"; do
+		command -v "$k" >/dev/null || die "$k not found"
+	done
+
+	# hardware profiles
+	[ -n "$hw_dir" ] || hw_dir=$SRC_DIR/tests/fixtures/hw
+	if [ ${#profiles[@]} -eq 0 ] && [ -d "$hw_dir" ]; then
+		local p
+		for p in "$hw_dir"/*/; do
+			[ -d "$p" ] || continue
+			p=${p%/}
+			profiles+=("${p##*/}")
+		done
+	fi
+	for k in "${profiles[@]}"; do
+		[ -d "$hw_dir/$k" ] || die "no hardware profile $hw_dir/$k"
+	done
+	if [ ${#profiles[@]} -eq 0 ]; then
+		warn "no hardware profiles in $hw_dir; nodes get a bare root"
+	fi
+
+	# names; refuse if any of them exists already
+	local cns=${prefix}c br=${prefix}br i ns
+	local existing
+	existing=$(ip netns list 2>/dev/null | awk '{print $1}' |
+		grep -E "^${prefix}(c|n[0-9]+)$" || true)
+	if [ -n "$existing" ]; then
+		die "namespaces of prefix '$prefix' exist already ($(echo $existing)); run testbed.sh down DIR first"
+	fi
+
+	# state directory
+	if [ -e "$dir" ]; then
+		[ -d "$dir" ] || die "$dir exists and is not a directory"
+		[ -e "$dir/$MARKER" ] && die "$dir holds a fleet already; run testbed.sh down $dir first"
+		[ -z "$(ls -A "$dir")" ] || die "$dir is not empty"
+	else
+		mkdir -p "$(dirname "$dir")"
+		mkdir "$dir"
+	fi
+	dir=$(cd "$dir" && pwd)
+	UP_DIR=$dir
+	trap up_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	chmod 700 "$dir"
+	echo "$prefix" >"$dir/$MARKER"
+	: >"$dir/namespaces"
+
+	# ---- keys (parallel)
+	local jobs=()
+	ssh-keygen -q -t ed25519 -N '' -C "fwfleet-testbed-client" -f "$dir/id_ed25519" &
+	jobs+=($!)
+	for ((i = 1; i <= n; i++)); do
+		mkdir -p "$dir/node$i"
+		ssh-keygen -q -t ed25519 -N '' -C "${prefix}n$i" \
+			-f "$dir/node$i/ssh_host_ed25519_key" &
+		jobs+=($!)
+	done
+	wait_all "ssh-keygen" "${jobs[@]}"
+	cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
+	maybe_fail keys
+
+	# ---- hardware (parallel)
+	local -a prof_of=()
+	jobs=()
+	for ((i = 1; i <= n; i++)); do
+		local root=$dir/node$i/root
+		if [ ${#profiles[@]} -gt 0 ]; then
+			prof_of[i]=${profiles[$(((i - 1) % ${#profiles[@]}))]}
+			(
+				cp -a "$hw_dir/${prof_of[i]}" "$root"
+				mkdir -p "$root/sys/class/dmi/id" "$root/proc/sys/kernel"
+				rm -f "$root/sys/class/dmi/id/product_serial" "$root/proc/sys/kernel/hostname"
+				printf 'FWF%04d\n' "$i" >"$root/sys/class/dmi/id/product_serial"
+				echo "node$i" >"$root/proc/sys/kernel/hostname"
+			) &
+			jobs+=($!)
+		else
+			prof_of[i]=
+			mkdir -p "$root/sys/class/dmi/id" "$root/proc/sys/kernel"
+			printf 'FWF%04d\n' "$i" >"$root/sys/class/dmi/id/product_serial"
+			echo "node$i" >"$root/proc/sys/kernel/hostname"
+		fi
+	done
+	[ ${#jobs[@]} -eq 0 ] || wait_all "copying hardware profiles" "${jobs[@]}"
+	maybe_fail hw
+
+	# ---- namespaces, recorded as soon as they exist
+	for ns in "$cns" $(for ((i = 1; i <= n; i++)); do echo "${prefix}n$i"; done); do
+		ip netns add "$ns" || die "cannot create namespace $ns"
+		echo "$ns" >>"$dir/namespaces"
+	done
+	jobs=()
+	for ns in "$cns" $(for ((i = 1; i <= n; i++)); do echo "${prefix}n$i"; done); do
+		nsenter --net="/run/netns/$ns" sysctl -q -w \
+			net.ipv6.conf.all.disable_ipv6=0 \
+			net.ipv6.conf.default.disable_ipv6=0 \
+			net.ipv6.conf.all.accept_dad=0 \
+			net.ipv6.conf.default.accept_dad=0 >/dev/null &
+		jobs+=($!)
+	done
+	wait_all "sysctl in the namespaces" "${jobs[@]}"
+	maybe_fail netns
+
+	# ---- links: bridge and veths in the controller ns, in one batch
+	{
+		echo "link set lo up"
+		echo "link add $br type bridge forward_delay 0 stp_state 0 mcast_snooping 0"
+		echo "addr add 198.18.0.1/16 dev $br"
+		echo "addr add 2001:db8:f00d::1/64 dev $br nodad"
+		echo "link set $br up"
+		for ((i = 1; i <= n; i++)); do
+			echo "link add ${prefix}v$i type veth peer name eth0 netns ${prefix}n$i"
+			echo "link set ${prefix}v$i master $br up"
+		done
+	} >"$dir/.ip-controller"
+	ip -n "$cns" -batch "$dir/.ip-controller" || die "setting up the bridge failed"
+	rm -f "$dir/.ip-controller"
+	jobs=()
+	for ((i = 1; i <= n; i++)); do
+		{
+			echo "link set lo up"
+			[ -n "${is_v6only[$i]:-}" ] || echo "addr add $(node_v4 "$i")/16 dev eth0"
+			echo "addr add $(node_v6 "$i")/64 dev eth0 nodad"
+			echo "link set eth0 up"
+		} | ip -n "${prefix}n$i" -batch - &
+		jobs+=($!)
+	done
+	wait_all "configuring the node interfaces" "${jobs[@]}"
+	maybe_fail links
+
+	# ---- sshd per node (parallel; each daemonizes once it listens)
+	mkdir -p /run/sshd
+	chmod 755 /run/sshd
+	jobs=()
+	for ((i = 1; i <= n; i++)); do
+		local nd=$dir/node$i
+		{
+			echo "# fwfleet testbed node$i (${prefix}n$i)"
+			echo "Port 22"
+			[ -n "${is_v6only[$i]:-}" ] || echo "ListenAddress 0.0.0.0"
+			echo "ListenAddress ::"
+			echo "HostKey $nd/ssh_host_ed25519_key"
+			echo "PidFile $nd/sshd.pid"
+			echo "AuthorizedKeysFile $dir/authorized_keys"
+			echo "PermitRootLogin yes"
+			echo "UsePAM no"
+			echo "StrictModes no"
+			echo "PasswordAuthentication yes"
+			echo "KbdInteractiveAuthentication no"
+			echo "MaxStartups 200:30:400"
+			echo "MaxSessions 50"
+			echo "LogLevel VERBOSE"
+			echo "UseDNS no"
+			echo "PrintMotd no"
+			echo "Subsystem sftp internal-sftp"
+			echo "SetEnv FWFLEET_SYSROOT=$nd/root"
+		} >"$nd/sshd_config"
+		ip netns exec "${prefix}n$i" "$SSHD" -f "$nd/sshd_config" -E "$nd/sshd.log" &
+		jobs+=($!)
+	done
+	local bad=0
+	for ((i = 1; i <= n; i++)); do
+		if ! wait "${jobs[i - 1]}"; then
+			bad=1
+			warn "sshd of node$i did not start:"
+			tail -n 5 "$dir/node$i/sshd.log" >&2 2>/dev/null || true
+		fi
+	done
+	[ $bad -eq 0 ] || die "starting sshd failed"
+	# pidfiles: written right after sshd daemonizes (bounded: 5 s)
+	local -a pid_of=()
+	for ((k = 0; k < 100; k++)); do
+		bad=0
+		for ((i = 1; i <= n; i++)); do
+			[ -n "${pid_of[i]:-}" ] && continue
+			local pid
+			pid=$(head -n1 "$dir/node$i/sshd.pid" 2>/dev/null || true)
+			if is_sshd "$pid"; then pid_of[i]=$pid; else bad=1; fi
+		done
+		[ $bad -eq 0 ] && break
+		sleep 0.05
+	done
+	for ((i = 1; i <= n; i++)); do
+		[ -n "${pid_of[i]:-}" ] || die "sshd of node$i: no live PID in $dir/node$i/sshd.pid"
+	done
+	maybe_fail sshd
+
+	# ---- client-side files
+	local pub
+	: >"$dir/known_hosts"
+	: >"$dir/nodes.txt"
+	{
+		echo "[fleet]"
+		for ((i = 1; i <= n; i++)); do
+			if [ -n "${is_v6only[$i]:-}" ]; then
+				echo "node$i ansible_host=$(node_v6 "$i")"
+			else
+				echo "node$i ansible_host=$(node_v4 "$i")"
+			fi
+		done
+		echo
+		echo "[fleet:vars]"
+		echo "ansible_user=root"
+		echo "ansible_ssh_private_key_file=$dir/id_ed25519"
+	} >"$dir/nodes.ini"
+	for ((i = 1; i <= n; i++)); do
+		read -r pub < <(awk '{print $1 " " $2}' "$dir/node$i/ssh_host_ed25519_key.pub")
+		if [ -z "${is_v6only[$i]:-}" ]; then
+			echo "$(node_v4 "$i") $pub" >>"$dir/known_hosts"
+			node_v4 "$i" >>"$dir/nodes.txt"
+		else
+			node_v6 "$i" >>"$dir/nodes.txt"
+		fi
+		echo "$(node_v6 "$i") $pub" >>"$dir/known_hosts"
+	done
+	{
+		echo "# fwfleet testbed; source this file"
+		printf 'TB_DIR=%q\n' "$dir"
+		printf 'TB_PREFIX=%q\n' "$prefix"
+		printf 'TB_NS=%q\n' "$cns"
+		printf 'TB_BRIDGE=%q\n' "$br"
+		printf 'TB_N=%q\n' "$n"
+		printf 'TB_CTRL_V4=%q\n' 198.18.0.1
+		printf 'TB_CTRL_V6=%q\n' 2001:db8:f00d::1
+		printf 'TB_KEY=%q\n' "$dir/id_ed25519"
+		printf 'TB_KNOWN_HOSTS=%q\n' "$dir/known_hosts"
+		for ((i = 1; i <= n; i++)); do
+			printf 'NODE_NAME_%d=%q\n' "$i" "node$i"
+			printf 'NODE_NS_%d=%q\n' "$i" "${prefix}n$i"
+			if [ -n "${is_v6only[$i]:-}" ]; then
+				printf 'NODE_V4_%d=\n' "$i"
+				printf 'NODE_ADDR_%d=%q\n' "$i" "$(node_v6 "$i")"
+			else
+				printf 'NODE_V4_%d=%q\n' "$i" "$(node_v4 "$i")"
+				printf 'NODE_ADDR_%d=%q\n' "$i" "$(node_v4 "$i")"
+			fi
+			printf 'NODE_V6_%d=%q\n' "$i" "$(node_v6 "$i")"
+			printf 'NODE_ROOT_%d=%q\n' "$i" "$dir/node$i/root"
+			printf 'NODE_PROFILE_%d=%q\n' "$i" "${prof_of[i]}"
+			printf 'NODE_SERIAL_%d=%q\n' "$i" "$(printf 'FWF%04d' "$i")"
+			printf 'NODE_SSHD_PID_%d=%q\n' "$i" "${pid_of[i]}"
+		done
+	} >"$dir/nodes.env"
+
+	# ---- reachability from the controller ns, both families, in parallel.
+	# Each address: ping (if installed) and the SSH banner on port 22;
+	# at most 50 attempts and 10 s per address.
+	local addrs=()
+	for ((i = 1; i <= n; i++)); do
+		[ -n "${is_v6only[$i]:-}" ] || addrs+=("$(node_v4 "$i")")
+		addrs+=("$(node_v6 "$i")")
+	done
+	# shellcheck disable=SC2016
+	ip netns exec "$cns" bash -c '
+		have_ping=0
+		command -v ping >/dev/null && have_ping=1
+		check() {
+			local a=$1 k end=$((SECONDS + 10))
+			for ((k = 0; k < 50 && SECONDS <= end; k++)); do
+				if { [ $have_ping = 0 ] || ping -n -q -c1 -W1 "$a" >/dev/null 2>&1; } &&
+					timeout 3 bash -c '\''exec 3<>"/dev/tcp/$1/22" &&
+						IFS= read -r -t 2 l <&3 && [[ $l == SSH-* ]]'\'' _ "$a" 2>/dev/null
+				then
+					return 0
+				fi
+				sleep 0.1
+			done
+			echo "unreachable from the controller namespace: $a" >&2
+			return 1
+		}
+		pids=()
+		for a in "$@"; do check "$a" & pids+=($!); done
+		rc=0
+		for p in "${pids[@]}"; do wait "$p" || rc=1; done
+		exit $rc
+	' _ "${addrs[@]}" || die "nodes not reachable"
+	maybe_fail check
+
+	UP_DONE=1
+	trap - EXIT INT TERM
+	echo "$PROG: fleet of $n nodes up (prefix $prefix, controller ns $cns, state in $dir)"
+}
+
+# ------------------------------------------------------------ exec, status
+
+need_fleet() {
+	[ -f "$1/nodes.env" ] || die "$1 holds no fleet (no nodes.env)"
+}
+
+do_exec() {
+	[ $# -ge 2 ] || usage
+	local dir=$1
+	shift
+	need_fleet "$dir"
+	load_env "$dir"
+	exec ip netns exec "$TB_NS" "$@"
+}
+
+do_status() {
+	[ $# -eq 1 ] || usage
+	local dir=$1 i v pid ns state rc=0 nsv
+	need_fleet "$dir"
+	load_env "$dir"
+	if ns_exists "$TB_NS"; then state=present; else state=MISSING; rc=1; fi
+	echo "controller $TB_NS $state bridge $TB_BRIDGE 198.18.0.1 2001:db8:f00d::1"
+	printf '%-8s %-10s %-15s %-22s %-8s %s\n' NODE NAMESPACE IPV4 IPV6 PID SSHD
+	for ((i = 1; i <= TB_N; i++)); do
+		v=NODE_NS_$i; ns=${!v}
+		v=NODE_SSHD_PID_$i; pid=${!v}
+		# the pidfile is authoritative, should sshd have been restarted
+		pid=$(head -n1 "$dir/node$i/sshd.pid" 2>/dev/null || echo "$pid")
+		if is_sshd "$pid"; then state=alive; else state=dead; rc=1; fi
+		ns_exists "$ns" && nsv=$ns || { nsv="$ns(gone)"; rc=1; }
+		v=NODE_V4_$i
+		local v4=${!v:--}
+		v=NODE_V6_$i
+		printf '%-8s %-10s %-15s %-22s %-8s %s\n' "node$i" "$nsv" "$v4" "${!v}" "$pid" "$state"
+	done
+	return $rc
+}
+
+# --------------------------------------------------------------------- main
+
+T0=${EPOCHREALTIME/./}
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+case $cmd in
+up) do_up "$@" ;;
+down)
+	[ $# -eq 1 ] || usage
+	[ "$(id -u)" -eq 0 ] || die "must run as root"
+	do_down "$1"
+	;;
+exec) do_exec "$@" ;;
+status) do_status "$@" ;;
+-h | --help | help) usage ;;
+*) usage ;;
+esac
