@@ -24,6 +24,7 @@
 #include <net/if.h>
 
 #include "err.h"
+#include "log.h"
 #include "util.h"
 
 #define INV_READ_MAX	(64 * 1024)	/* sysfs values are tiny */
@@ -123,6 +124,18 @@ static void inv_set(char **field, char *val)
 	*field = inv_str(val);
 }
 
+static char *inv_vfmt(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
+
+static char *inv_vfmt(const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		fatal("out of memory");
+	return s;
+}
+
 static void inv_warn(struct inv_ctx *c, const char *fmt, ...)
 {
 	Fwfleet__Inventory *inv = c->inv;
@@ -130,25 +143,12 @@ static void inv_warn(struct inv_ctx *c, const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		fatal("out of memory");
+	s = inv_vfmt(fmt, ap);
 	va_end(ap);
 	inv_sanitize(s);
 	inv->warnings = xrealloc(inv->warnings, inv->n_warnings + 1,
 	    sizeof(*inv->warnings));
 	inv->warnings[inv->n_warnings++] = s;
-}
-
-static char *inv_vrel(const char *fmt, va_list ap)
-	__attribute__((format(printf, 1, 0)));
-
-static char *inv_vrel(const char *fmt, va_list ap)
-{
-	char *s;
-
-	if (vasprintf(&s, fmt, ap) < 0)
-		fatal("out of memory");
-	return s;
 }
 
 /* The absolute path of rel (relative to the root). */
@@ -202,7 +202,7 @@ static char *inv_readf(struct inv_ctx *c, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	rel = inv_vrel(fmt, ap);
+	rel = inv_vfmt(fmt, ap);
 	va_end(ap);
 	if (inv_read(c, rel, &buf) == 0)
 		val = inv_str(inv_trim(buf));
@@ -246,7 +246,7 @@ static uint64_t inv_numf(struct inv_ctx *c, int base, uint64_t max,
 	va_list ap;
 
 	va_start(ap, fmt);
-	rel = inv_vrel(fmt, ap);
+	rel = inv_vfmt(fmt, ap);
 	va_end(ap);
 	if (inv_read(c, rel, &buf) != 0)
 		goto out;
@@ -271,7 +271,7 @@ static char *inv_linkf(struct inv_ctx *c, const char *fmt, ...)
 	ssize_t n;
 
 	va_start(ap, fmt);
-	rel = inv_vrel(fmt, ap);
+	rel = inv_vfmt(fmt, ap);
 	va_end(ap);
 	path = inv_path(c, rel);
 	n = readlink(path, target, sizeof(target));
@@ -300,7 +300,7 @@ static int inv_existsf(struct inv_ctx *c, int want_dir, const char *fmt, ...)
 	int ok;
 
 	va_start(ap, fmt);
-	rel = inv_vrel(fmt, ap);
+	rel = inv_vfmt(fmt, ap);
 	va_end(ap);
 	path = inv_path(c, rel);
 	if (want_dir)
@@ -475,13 +475,17 @@ static void inv_pci_one(struct inv_ctx *c, const char *addr)
 
 	fwfleet__pci_device__init(d);
 	d->address = inv_str(addr);
-	d->vendor_id = inv_numf(c, 16, 0xffff, "%s/%s/vendor", dir, addr);
-	d->device_id = inv_numf(c, 16, 0xffff, "%s/%s/device", dir, addr);
-	d->subsystem_vendor_id = inv_numf(c, 16, 0xffff,
+	/* inv_numf caps each value, so the casts cannot truncate */
+	d->vendor_id = (uint32_t)inv_numf(c, 16, 0xffff, "%s/%s/vendor", dir,
+	    addr);
+	d->device_id = (uint32_t)inv_numf(c, 16, 0xffff, "%s/%s/device", dir,
+	    addr);
+	d->subsystem_vendor_id = (uint32_t)inv_numf(c, 16, 0xffff,
 	    "%s/%s/subsystem_vendor", dir, addr);
-	d->subsystem_device_id = inv_numf(c, 16, 0xffff,
+	d->subsystem_device_id = (uint32_t)inv_numf(c, 16, 0xffff,
 	    "%s/%s/subsystem_device", dir, addr);
-	d->class_code = inv_numf(c, 16, 0xffffff, "%s/%s/class", dir, addr);
+	d->class_code = (uint32_t)inv_numf(c, 16, 0xffffff, "%s/%s/class",
+	    dir, addr);
 	d->driver = inv_linkf(c, "%s/%s/driver", dir, addr);
 	inv->pci = xrealloc(inv->pci, inv->n_pci + 1, sizeof(*inv->pci));
 	inv->pci[inv->n_pci++] = d;

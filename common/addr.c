@@ -293,10 +293,10 @@ int addr_parse(const char *s, uint16_t default_port, struct fw_addr *out,
 	memcpy(buf, s, len + 1);
 	if (buf[0] == '[')
 		r = addr_parse_bracketed(buf, s, &a, err, errlen);
-	else if (strchr(buf, ']') != NULL)
-		r = addr_fail(err, errlen, "unbalanced ']' in '%s'", s);
 	else if (strchr(buf, '[') != NULL)
 		r = addr_fail(err, errlen, "unexpected '[' in '%s'", s);
+	else if (strchr(buf, ']') != NULL)
+		r = addr_fail(err, errlen, "unbalanced ']' in '%s'", s);
 	else if (addr_count(buf, ':') >= 2)
 		r = addr_parse_bare_v6(buf, s, &a, err, errlen);
 	else

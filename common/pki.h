@@ -21,7 +21,8 @@ int pki_ca_create(const char *cn, int days, EVP_PKEY **key_out,
  * Issues a leaf certificate signed by the CA: a new P-256 key, subject
  * CN=cn, the subject alt names in sans (each "IP:addr", "DNS:name" or
  * "URI:uri"; NULL-terminated), valid from now - 5 minutes (clock skew) to
- * now + valid_seconds. client_and_server sets extendedKeyUsage to both.
+ * now + valid_seconds, extendedKeyUsage serverAuth and clientAuth (either
+ * role). IP names may carry a %zone, which is dropped.
  * valid_seconds may be negative to make an expired certificate (tests).
  * Returns 0 or an FW_ERR_* code and fills err.
  */
@@ -38,10 +39,16 @@ int pki_key_to_pem(EVP_PKEY *key, char **pem, size_t *len);
 int pki_cert_from_pem(const char *pem, size_t len, X509 **cert_out);
 int pki_key_from_pem(const char *pem, size_t len, EVP_PKEY **key_out);
 
+/* Subject and lifetime of the CA that pki_ca_init creates. */
+#define PKI_CA_CN	"fwfleet CA"
+#define PKI_CA_DAYS	3650
+
 /*
  * The controller's CA in dir: ca.key (0600) and ca.crt.
  * pki_ca_init creates them (FW_ERR_EXISTS if present and !force);
- * pki_ca_load loads them (FW_ERR_NOT_FOUND if missing).
+ * pki_ca_load loads them (FW_ERR_NOT_FOUND if missing), refusing a ca.key
+ * accessible by group or others (FW_ERR_INVALID) and a key that does not
+ * match the certificate (FW_ERR_CERT).
  */
 int pki_ca_init(const char *dir, int force, char *err, size_t errlen);
 int pki_ca_load(const char *dir, EVP_PKEY **key_out, X509 **cert_out,

@@ -80,22 +80,24 @@ void tls_drain_errors(char *err, size_t errlen)
 	tls_drain(err, errlen);
 }
 
-/* Reason of the newest queued error, for "cannot X: reason" messages. */
-static const char *tls_reason(void)
-{
-	const char *s = NULL;
-	unsigned long e;
-
-	if ((e = ERR_peek_last_error()) != 0)
-		s = ERR_reason_error_string(e);
-	return s != NULL ? s : "unknown error";
-}
-
-/* Fills err with "what: reason" and clears the queue. */
+/*
+ * Fills err with "what: reason" from the newest queued error, with its
+ * detail if any, and clears the queue.
+ */
 static void tls_fail(char *err, size_t errlen, const char *what)
 {
-	if (errlen > 0)
-		fw_snprintf(err, errlen, "%s: %s", what, tls_reason());
+	const char *reason = NULL, *data = NULL;
+	unsigned long e;
+	int flags = 0;
+
+	if ((e = ERR_peek_last_error_data(&data, &flags)) != 0)
+		reason = ERR_reason_error_string(e);
+	if (reason == NULL)
+		reason = "unknown error";
+	if (!(flags & ERR_TXT_STRING) || data == NULL || *data == '\0')
+		fw_snprintf(err, errlen, "%s: %s", what, reason);
+	else
+		fw_snprintf(err, errlen, "%s: %s (%s)", what, reason, data);
 	ERR_clear_error();
 }
 
@@ -173,14 +175,17 @@ static int tls_load_key(SSL_CTX *ctx, const char *pem, size_t len,
 	ERR_clear_error();
 	if ((bio = tls_mem_bio(pem, len)) == NULL ||
 	    (key = PEM_read_bio_PrivateKey(bio, NULL, tls_no_password,
-	    NULL)) == NULL ||
-	    SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+	    NULL)) == NULL) {
 		tls_fail(err, errlen, "cannot load private key");
 		goto out;
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		tls_fail(err, errlen,
-		    "private key does not match the certificate");
+	/* Setting the key already compares it with the certificate. */
+	if (SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		tls_fail(err, errlen, ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH ?
+		    "private key does not match the certificate" :
+		    "cannot load private key");
 		goto out;
 	}
 	r = 0;

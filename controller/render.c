@@ -168,6 +168,7 @@ static void put_field(FILE *f, const char *label, const char *value)
 	fprintf(f, "  %-*s%s\n", LABEL_WIDTH, label, value);
 }
 
+/* put_field(), then frees value. */
 static void put_owned(FILE *f, const char *label, char *value)
 {
 	put_field(f, label, value);
@@ -355,10 +356,13 @@ static void put_devices(FILE *f, const Fwfleet__Inventory *inv)
 
 static void put_warnings(FILE *f, const Fwfleet__Inventory *inv)
 {
+	const char *label = "Warnings";
 	size_t i;
 
-	for (i = 0; i < inv->n_warnings; i++)
-		put_owned(f, i == 0 ? "Warnings" : "", one_line(inv->warnings[i]));
+	for (i = 0; i < inv->n_warnings; i++) {
+		put_owned(f, label, one_line(inv->warnings[i]));
+		label = "";
+	}
 }
 
 void render_inventory_text(FILE *f, const struct node_result *r, size_t n)

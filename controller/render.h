@@ -22,6 +22,8 @@ struct node_result {
  * Writes the human summary of every node that returned an inventory:
  * system vendor, model, serial, BIOS vendor/version/date, OS, kernel,
  * arch, and each device (NICs, NVMe, disks, PCI) with its firmware version.
+ * Nodes that failed or have no inventory are skipped. Control characters
+ * and invalid UTF-8 from the nodes are written as '?'.
  */
 void render_inventory_text(FILE *f, const struct node_result *r, size_t n);
 
@@ -32,6 +34,9 @@ void render_status_lines(FILE *f, const struct node_result *r, size_t n);
  * Returns the JSON document (malloc'd, caller frees) for all nodes:
  * {"nodes":[{"name","address","status":"ok"|"failed","error",
  *   "elapsed_s","inventory":{...}}], "summary":{"ok":N,"failed":M}}
+ * "error" is present only for failed nodes, "inventory" only when inv is
+ * set. Bytes that are not valid UTF-8 are replaced by '?'. Returns NULL
+ * only if jansson fails (out of memory).
  */
 char *render_inventory_json(const struct node_result *r, size_t n);
 

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "nodes.h"
 
@@ -48,10 +49,22 @@ int transport_ssh_connect(const struct node_spec *spec,
  * (each capped at 1 MiB) and exit status into res. Gives up after
  * timeout_ms. Returns 0 when the command ran (whatever its exit status),
  * else an FW_ERR_* code with err filled. Secrets go in `in`, never in cmd.
+ * timeout_ms <= 0 means no limit. On FW_ERR_TIMEOUT the command is sent
+ * SIGTERM and its channel closed; the session stays usable. With use_sudo
+ * the command runs under "sudo -n" (or "sudo -S" when a password is set
+ * and sudo asks for it); a root login runs it directly.
  */
 int transport_exec(struct transport *t, const char *cmd, const void *in,
     size_t inlen, int timeout_ms, struct exec_result *res,
     char *err, size_t errlen);
+
+/*
+ * Copies the address the SSH connection reached (the resolved IP; for
+ * link-local IPv6 with its scope id) into *addr and its length into *len.
+ * Returns 0, FW_ERR_INVALID or FW_ERR_SYSTEM.
+ */
+int transport_peer_addr(struct transport *t, struct sockaddr_storage *addr,
+    socklen_t *len);
 
 /* Frees the buffers in res and clears it. */
 void exec_result_free(struct exec_result *res);

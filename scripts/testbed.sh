@@ -272,8 +272,10 @@ do_up() {
 	local jobs=()
 	ssh-keygen -q -t ed25519 -N '' -C "fwfleet-testbed-client" -f "$dir/id_ed25519" &
 	jobs+=($!)
+	local nodedirs=()
+	for ((i = 1; i <= n; i++)); do nodedirs+=("$dir/node$i"); done
+	mkdir -p "${nodedirs[@]}"
 	for ((i = 1; i <= n; i++)); do
-		mkdir -p "$dir/node$i"
 		ssh-keygen -q -t ed25519 -N '' -C "${prefix}n$i" \
 			-f "$dir/node$i/ssh_host_ed25519_key" &
 		jobs+=($!)
@@ -282,29 +284,27 @@ do_up() {
 	cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
 	maybe_fail keys
 
-	# ---- hardware (parallel)
-	local -a prof_of=()
+	# ---- hardware (cp in parallel, then serial and hostname)
+	local -a prof_of=() hwdirs=() hwfiles=()
 	jobs=()
 	for ((i = 1; i <= n; i++)); do
-		local root=$dir/node$i/root
+		prof_of[i]=
 		if [ ${#profiles[@]} -gt 0 ]; then
 			prof_of[i]=${profiles[$(((i - 1) % ${#profiles[@]}))]}
-			(
-				cp -a "$hw_dir/${prof_of[i]}" "$root"
-				mkdir -p "$root/sys/class/dmi/id" "$root/proc/sys/kernel"
-				rm -f "$root/sys/class/dmi/id/product_serial" "$root/proc/sys/kernel/hostname"
-				printf 'FWF%04d\n' "$i" >"$root/sys/class/dmi/id/product_serial"
-				echo "node$i" >"$root/proc/sys/kernel/hostname"
-			) &
+			cp -a "$hw_dir/${prof_of[i]}" "$dir/node$i/root" &
 			jobs+=($!)
-		else
-			prof_of[i]=
-			mkdir -p "$root/sys/class/dmi/id" "$root/proc/sys/kernel"
-			printf 'FWF%04d\n' "$i" >"$root/sys/class/dmi/id/product_serial"
-			echo "node$i" >"$root/proc/sys/kernel/hostname"
 		fi
+		hwdirs+=("$dir/node$i/root/sys/class/dmi/id" "$dir/node$i/root/proc/sys/kernel")
+		hwfiles+=("$dir/node$i/root/sys/class/dmi/id/product_serial"
+			"$dir/node$i/root/proc/sys/kernel/hostname")
 	done
 	[ ${#jobs[@]} -eq 0 ] || wait_all "copying hardware profiles" "${jobs[@]}"
+	mkdir -p "${hwdirs[@]}"
+	rm -f "${hwfiles[@]}" # may be symlinks in a profile: do not write through
+	for ((i = 1; i <= n; i++)); do
+		printf 'FWF%04d\n' "$i" >"$dir/node$i/root/sys/class/dmi/id/product_serial"
+		echo "node$i" >"$dir/node$i/root/proc/sys/kernel/hostname"
+	done
 	maybe_fail hw
 
 	# ---- namespaces, recorded as soon as they exist
@@ -466,37 +466,46 @@ do_up() {
 	} >"$dir/nodes.env"
 
 	# ---- reachability from the controller ns, both families, in parallel.
-	# Each address: ping (if installed) and the SSH banner on port 22;
-	# at most 50 attempts and 10 s per address.
+	# Each address: ping (if installed) and a TCP connection to port 22 that
+	# sshd accepts; at most 100 attempts, all of it bounded to 20 s.
 	local addrs=()
 	for ((i = 1; i <= n; i++)); do
 		[ -n "${is_v6only[$i]:-}" ] || addrs+=("$(node_v4 "$i")")
 		addrs+=("$(node_v6 "$i")")
 	done
 	# shellcheck disable=SC2016
-	ip netns exec "$cns" bash -c '
+	ip netns exec "$cns" timeout 20 bash -c '
 		have_ping=0
 		command -v ping >/dev/null && have_ping=1
 		check() {
-			local a=$1 k end=$((SECONDS + 10))
-			for ((k = 0; k < 50 && SECONDS <= end; k++)); do
+			local a=$1 k
+			for ((k = 0; k < 100; k++)); do
 				if { [ $have_ping = 0 ] || ping -n -q -c1 -W1 "$a" >/dev/null 2>&1; } &&
-					timeout 3 bash -c '\''exec 3<>"/dev/tcp/$1/22" &&
-						IFS= read -r -t 2 l <&3 && [[ $l == SSH-* ]]'\'' _ "$a" 2>/dev/null
+					exec 3<>"/dev/tcp/$a/22"
 				then
+					exec 3<&-
 					return 0
-				fi
+				fi 2>/dev/null
+				exec 3<&- 2>/dev/null
 				sleep 0.1
 			done
-			echo "unreachable from the controller namespace: $a" >&2
 			return 1
 		}
-		pids=()
+		pids=() rc=0
 		for a in "$@"; do check "$a" & pids+=($!); done
-		rc=0
-		for p in "${pids[@]}"; do wait "$p" || rc=1; done
+		for ((i = 0; i < $#; i++)); do
+			wait "${pids[i]}" || { echo "not reachable from the controller: ${@:i+1:1}" >&2; rc=1; }
+		done
 		exit $rc
-	' _ "${addrs[@]}" || die "nodes not reachable"
+	' _ "${addrs[@]}" || die "nodes not reachable from the controller namespace"
+	# The probes made each sshd fork a child; let those finish (bounded:
+	# 5 s) so that the nodes are quiet when up returns.
+	local ppids
+	ppids=$(IFS=,; echo "${pid_of[*]:1}")
+	for ((k = 0; k < 100; k++)); do
+		[ -z "$(ps -o pid= --ppid "$ppids" 2>/dev/null || true)" ] && break
+		sleep 0.05
+	done
 	maybe_fail check
 
 	UP_DONE=1

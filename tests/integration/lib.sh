@@ -1,0 +1,219 @@
+# shellcheck shell=bash
+# Helpers for the integration tests (tests/integration/test_*.sh). Source it:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   require_root
+#   tb_up 3 --ipv6-only 3          # fleet; removed again when the test exits
+#   node_ssh 1 'cat $FWFLEET_SYSROOT/sys/class/dmi/id/product_serial'
+#
+# Environment (from ctest): FWFLEET (controller binary), FWFLEET_ENGINE,
+# FWFLEET_SRC (source dir; default: two levels up from here), FWFLEET_BUILD.
+# TB_KEEP=1 leaves the fleet in place when the test exits (for debugging;
+# remove it with scripts/testbed.sh down DIR).
+#
+# After tb_up the variables of DIR/nodes.env are set: TB_DIR, TB_PREFIX,
+# TB_NS, TB_N, NODE_NS_<i>, NODE_V4_<i> (empty for ipv6-only nodes),
+# NODE_V6_<i>, NODE_ADDR_<i> (v4, or v6 for ipv6-only), NODE_ROOT_<i>,
+# NODE_SERIAL_<i>, NODE_PROFILE_<i>, NODE_SSHD_PID_<i>, TB_KEY, TB_KNOWN_HOSTS.
+
+set -euo pipefail
+
+: "${FWFLEET_SRC:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export FWFLEET_SRC
+TESTBED=$FWFLEET_SRC/scripts/testbed.sh
+TEST_NAME=$(basename "$0" .sh)
+TB_DIR=
+_TB_TMPDIRS=()
+_TB_ON_EXIT=()
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+pass() {
+	echo "ok: $*"
+}
+
+# assert_eq EXPECTED ACTUAL [MSG]
+assert_eq() {
+	local msg=${3:-values differ}
+	if [ "$1" != "$2" ]; then
+		fail "$msg: expected '$1', got '$2'"
+	fi
+}
+
+# assert_contains HAYSTACK NEEDLE [MSG]   (fixed string, grep -F)
+assert_contains() {
+	local msg=${3:-missing text}
+	if ! grep -qF -- "$2" <<<"$1"; then
+		fail "$msg: '$2' not found in: $1"
+	fi
+}
+
+# assert_not_contains HAYSTACK NEEDLE [MSG]
+assert_not_contains() {
+	local msg=${3:-unexpected text}
+	if grep -qF -- "$2" <<<"$1"; then
+		fail "$msg: '$2' found in: $1"
+	fi
+}
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || fail "$TEST_NAME must run as root (it creates network namespaces)"
+}
+
+# wait_until SECONDS CMD... : run CMD every 0.1 s until it succeeds; fail
+# after SECONDS.
+wait_until() {
+	local secs=$1 k
+	shift
+	for ((k = 0; k < secs * 10; k++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	fail "timed out after ${secs}s waiting for: $*"
+}
+
+# tb_on_exit CMD: run CMD (a string, eval'd) when the test exits, before the
+# fleet is removed.
+tb_on_exit() {
+	_TB_ON_EXIT+=("$1")
+	_tb_arm_traps
+}
+
+_tb_arm_traps() {
+	trap tb_down EXIT
+	trap 'tb_down; exit 130' INT
+	trap 'tb_down; exit 143' TERM
+}
+
+# tb_tmpdir VAR: make a scratch directory, removed when the test exits,
+# and store its path in VAR.
+tb_tmpdir() {
+	local _d
+	_d=$(mktemp -d "/tmp/fwf-$TEST_NAME.XXXXXX")
+	_TB_TMPDIRS+=("$_d")
+	_tb_arm_traps
+	printf -v "$1" '%s' "$_d"
+}
+
+# A prefix for the namespaces (≤ 6 chars of [a-z0-9]) from the test name,
+# unique among the namespaces present now.
+_tb_prefix() {
+	local base salt p k
+	base=$(tr -cd 'a-z0-9' <<<"${TEST_NAME#test_}")
+	base=${base:0:2}
+	[ -n "$base" ] || base=t
+	for ((k = 0; k < 50; k++)); do
+		salt=$(printf '%s.%s.%s' "$TEST_NAME" "$$" "$k" | cksum | cut -d' ' -f1)
+		p=$base$(printf '%04x' $((salt % 65536)))
+		if ! ip netns list 2>/dev/null | awk '{print $1}' | grep -qE "^${p}(c|n[0-9]+)$"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "no free namespace prefix"
+}
+
+# tb_up N [testbed options...]: bring up a fleet of N nodes (prefix
+# TB_PREFIX if set, else derived from the test name), removed on exit.
+tb_up() {
+	local n=$1
+	shift
+	[ -z "$TB_DIR" ] || fail "tb_up: a fleet is up already ($TB_DIR)"
+	if [ -z "${TB_PREFIX:-}" ]; then
+		TB_PREFIX=$(_tb_prefix) || exit 1
+	fi
+	TB_DIR=$(mktemp -d "/tmp/fwf-$TEST_NAME.tb.XXXXXX")
+	_tb_arm_traps
+	"$TESTBED" up "$n" "$TB_DIR" --prefix "$TB_PREFIX" "$@" ||
+		fail "testbed up $n failed"
+	# shellcheck disable=SC1091
+	. "$TB_DIR/nodes.env"
+}
+
+# tb_down: remove the fleet (idempotent); also runs the tb_on_exit hooks
+# and removes the tb_tmpdir directories.
+tb_down() {
+	local rc=$? d c
+	for c in "${_TB_ON_EXIT[@]}"; do
+		eval "$c" || true
+	done
+	_TB_ON_EXIT=()
+	if [ -n "$TB_DIR" ]; then
+		if [ "${TB_KEEP:-0}" = 1 ]; then
+			echo "TB_KEEP=1: fleet left in $TB_DIR; remove it with: $TESTBED down $TB_DIR" >&2
+		else
+			"$TESTBED" down "$TB_DIR" || echo "warning: testbed down $TB_DIR failed" >&2
+		fi
+	fi
+	for d in "${_TB_TMPDIRS[@]}"; do
+		rm -rf "$d"
+	done
+	_TB_TMPDIRS=()
+_TB_ON_EXIT=()
+	return $rc
+}
+
+# tb_exec CMD...: run CMD in the controller namespace.
+tb_exec() {
+	ip netns exec "$TB_NS" "$@"
+}
+
+_node_var() {
+	local v=NODE_${2}_$1
+	[ -n "${!v+x}" ] || fail "no node $1 in this fleet"
+	echo "${!v}"
+}
+
+# node_exec I CMD...: run CMD in node I's namespace, with FWFLEET_SYSROOT
+# set as in the node's ssh sessions.
+node_exec() {
+	local i=$1 ns root
+	shift
+	ns=$(_node_var "$i" NS)
+	root=$(_node_var "$i" ROOT)
+	ip netns exec "$ns" env FWFLEET_SYSROOT="$root" "$@"
+}
+
+# The OpenSSH client options for the fleet.
+tb_ssh_opts() {
+	printf '%s\n' -F /dev/null -i "$TB_KEY" -o IdentitiesOnly=yes \
+		-o UserKnownHostsFile="$TB_KNOWN_HOSTS" -o GlobalKnownHostsFile=/dev/null \
+		-o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=5 \
+		-o LogLevel=ERROR
+}
+
+# tb_ssh ADDR CMD: ssh as root to ADDR from the controller namespace.
+tb_ssh() {
+	local addr=$1 opts
+	shift
+	mapfile -t opts < <(tb_ssh_opts)
+	tb_exec ssh "${opts[@]}" "root@$addr" "$@"
+}
+
+# node_ssh I CMD: ssh to node I's main address (IPv4, or IPv6 if ipv6-only).
+node_ssh() {
+	local i=$1
+	shift
+	tb_ssh "$(_node_var "$i" ADDR)" "$@"
+}
+
+# snapshot_node I FILE: node I's listening sockets and the processes
+# running in its namespace, normalized and sorted, so that two snapshots
+# (before/after) can be compared with diff.
+snapshot_node() {
+	local i=$1 file=$2 ns pid cmd
+	ns=$(_node_var "$i" NS)
+	{
+		echo "# listening sockets"
+		ip netns exec "$ns" ss -Hlntup | awk '{ print $1, $2, $5, $6, $7 }' | sort
+		echo "# processes"
+		for pid in $(ip netns pids "$ns"); do
+			cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+			[ -n "$cmd" ] || continue # zombie or kernel thread
+			echo "$(cat "/proc/$pid/comm" 2>/dev/null): ${cmd% }"
+		done | sort
+	} >"$file"
+}

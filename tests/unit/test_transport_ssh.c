@@ -1,0 +1,830 @@
+/*
+ * transport_ssh against a private sshd on 127.0.0.1 and [::1], started
+ * here with its own config, keys and known_hosts in a temporary
+ * directory. Runs as root (as in CI). If sshd cannot be started the test
+ * fails; it never skips.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+
+#include "err.h"
+#include "transport.h"
+#include "util.h"
+
+#define SSHD		"/usr/sbin/sshd"
+#define BIG_LEN		(4 * 1024 * 1024)
+#define OUT_MAX		(1024 * 1024)
+#define NTHREADS	8
+
+static struct {
+	char dir[64];
+	char known_hosts[128];	/* the right keys for both addresses */
+	char client_key[128];	/* in authorized_keys */
+	char wrong_key[128];	/* not */
+	char hostkey_line[256];	/* "ssh-ed25519 AAAA..." */
+	uint16_t port;
+	pid_t pid;
+} g;
+
+/* --- helpers ------------------------------------------------------------ */
+
+static int run(const char *const argv[])
+{
+	pid_t pid;
+	int st, fd;
+
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		if ((fd = open("/dev/null", O_WRONLY)) >= 0)
+			dup2(fd, STDOUT_FILENO);
+		execv(argv[0], (char *const *)(uintptr_t)argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int keygen(const char *path, const char *type)
+{
+	const char *argv[] = { "/usr/bin/ssh-keygen", "-q", "-t", type, "-N",
+	    "", "-f", path, NULL };
+
+	unlink(path);
+	return run(argv);
+}
+
+static void path_in_dir(char *buf, size_t len, const char *name)
+{
+	if (fw_snprintf(buf, len, "%s/%s", g.dir, name) != 0)
+		abort();
+}
+
+static int write_text(const char *path, const char *text)
+{
+	return fw_write_file(path, text, strlen(text), 0600);
+}
+
+/* The "type base64" part of a .pub file. */
+static int pub_line(const char *pubpath, char *out, size_t len)
+{
+	char *text = NULL, *sp;
+	size_t n;
+	int r = -1;
+
+	if (fw_read_file(pubpath, 4096, &text, &n) != 0)
+		goto out;
+	if ((sp = strchr(text, ' ')) != NULL)
+		sp = strchr(sp + 1, ' ');
+	if (sp != NULL)
+		*sp = '\0';
+	fw_rtrim(text);
+	r = fw_snprintf(out, len, "%s", text);
+out:
+	free(text);
+	return r;
+}
+
+static int sock_try(int family, uint16_t port, int do_connect)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl;
+	int fd, r, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sl = sizeof(*sin);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		sin6->sin6_addr = in6addr_loopback;
+		sl = sizeof(*sin6);
+	}
+	if ((fd = socket(family, SOCK_STREAM, 0)) < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (do_connect)
+		r = connect(fd, (struct sockaddr *)&ss, sl);
+	else
+		r = bind(fd, (struct sockaddr *)&ss, sl);
+	close(fd);
+	return r;
+}
+
+static int port_free(uint16_t port)
+{
+	return sock_try(AF_INET, port, 0) == 0 &&
+	    sock_try(AF_INET6, port, 0) == 0;
+}
+
+/* A listening socket on 127.0.0.1 that never answers; returns its fd. */
+static int silent_listener(uint16_t *port)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	int fd;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    listen(fd, 8) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &sl) != 0)
+		return -1;
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* --- the private sshd --------------------------------------------------- */
+
+static int sshd_config(const char *path, uint16_t port)
+{
+	char *text;
+	int r;
+
+	text = xasprintf("ListenAddress 127.0.0.1:%u\n"
+	    "ListenAddress [::1]:%u\n"
+	    "HostKey %s/hostkey\n"
+	    "AuthorizedKeysFile %s/authorized_keys\n"
+	    "PidFile %s/sshd.pid\n"
+	    "PermitRootLogin yes\n"
+	    "UsePAM no\n"
+	    "StrictModes no\n"
+	    "PasswordAuthentication yes\n"
+	    "KbdInteractiveAuthentication no\n"
+	    "MaxStartups 64\n"
+	    "MaxSessions 64\n"
+	    "LogLevel VERBOSE\n", port, port, g.dir, g.dir, g.dir);
+	r = write_text(path, text);
+	free(text);
+	return r;
+}
+
+static pid_t sshd_spawn(const char *config, const char *logpath)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	if ((fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+	}
+	execl(SSHD, SSHD, "-D", "-e", "-f", config, (char *)NULL);
+	_exit(127);
+}
+
+/* Waits (50 x 100 ms) until the port accepts; 0, or -1 if sshd died. */
+static int sshd_wait(pid_t pid, uint16_t port)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	int i, st;
+
+	for (i = 0; i < 50; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return -1;
+		if (sock_try(AF_INET, port, 1) == 0)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+static void sshd_log_dump(const char *logpath)
+{
+	char *text = NULL;
+	size_t n;
+
+	if (fw_read_file(logpath, 65536, &text, &n) == 0)
+		fprintf(stderr, "--- sshd log ---\n%s----------------\n", text);
+	free(text);
+}
+
+static int sshd_start(void)
+{
+	char config[128], logpath[128];
+	uint16_t port;
+	int attempt;
+
+	path_in_dir(config, sizeof(config), "sshd_config");
+	path_in_dir(logpath, sizeof(logpath), "sshd.log");
+	for (attempt = 0; attempt < 20; attempt++) {
+		port = 20000 + (getpid() + attempt * 37) % 10000;
+		if (!port_free(port))
+			continue;
+		if (sshd_config(config, port) != 0)
+			return -1;
+		if ((g.pid = sshd_spawn(config, logpath)) < 0)
+			return -1;
+		if (sshd_wait(g.pid, port) == 0) {
+			g.port = port;
+			return 0;
+		}
+		kill(g.pid, SIGTERM);
+		waitpid(g.pid, NULL, 0);
+		g.pid = 0;
+	}
+	sshd_log_dump(logpath);
+	return -1;
+}
+
+static int fixture_keys(void)
+{
+	char hostkey[128], pub[128], auth[128], line[256];
+	char *text;
+	int r;
+
+	path_in_dir(hostkey, sizeof(hostkey), "hostkey");
+	path_in_dir(pub, sizeof(pub), "hostkey.pub");
+	path_in_dir(auth, sizeof(auth), "authorized_keys");
+	path_in_dir(g.client_key, sizeof(g.client_key), "client_key");
+	path_in_dir(g.wrong_key, sizeof(g.wrong_key), "wrong_key");
+	if (keygen(hostkey, "ed25519") != 0 ||
+	    keygen(g.client_key, "ed25519") != 0 ||
+	    keygen(g.wrong_key, "ed25519") != 0 ||
+	    pub_line(pub, g.hostkey_line, sizeof(g.hostkey_line)) != 0)
+		return -1;
+	if (fw_snprintf(pub, sizeof(pub), "%s.pub", g.client_key) != 0 ||
+	    pub_line(pub, line, sizeof(line)) != 0)
+		return -1;
+	text = xasprintf("%s\n", line);
+	r = write_text(auth, text);
+	free(text);
+	return r;
+}
+
+static int fixture_start(void)
+{
+	char *text;
+
+	if (fw_snprintf(g.dir, sizeof(g.dir), "/tmp/fwssh.XXXXXX") != 0 ||
+	    mkdtemp(g.dir) == NULL) {
+		fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+		return -1;
+	}
+	if (mkdir("/run/sshd", 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "mkdir /run/sshd: %s\n", strerror(errno));
+		return -1;
+	}
+	if (access(SSHD, X_OK) != 0) {
+		fprintf(stderr, "%s is missing: install openssh-server\n",
+		    SSHD);
+		return -1;
+	}
+	if (fixture_keys() != 0) {
+		fprintf(stderr, "cannot generate keys with ssh-keygen\n");
+		return -1;
+	}
+	if (sshd_start() != 0) {
+		fprintf(stderr, "cannot start %s\n", SSHD);
+		return -1;
+	}
+	path_in_dir(g.known_hosts, sizeof(g.known_hosts), "known_hosts");
+	text = xasprintf("[127.0.0.1]:%u %s\n[::1]:%u %s\n", g.port,
+	    g.hostkey_line, g.port, g.hostkey_line);
+	if (write_text(g.known_hosts, text) != 0)
+		abort();
+	free(text);
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void fixture_stop(void)
+{
+	if (g.pid > 0) {
+		kill(g.pid, SIGTERM);
+		waitpid(g.pid, NULL, 0);
+	}
+	if (g.dir[0] != '\0')
+		nftw(g.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* --- per-test setup ----------------------------------------------------- */
+
+static void spec_init(struct node_spec *spec, const char *host,
+    enum addr_kind kind, uint16_t port)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->name = (char *)(uintptr_t)host;
+	spec->addr.kind = kind;
+	if (fw_snprintf(spec->addr.host, sizeof(spec->addr.host), "%s",
+	    host) != 0)
+		abort();
+	spec->addr.port = port;
+	spec->user = (char *)(uintptr_t)"root";
+	spec->key_file = g.client_key;
+}
+
+static void opts_init(struct transport_opts *opts, const char *known_hosts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->known_hosts = known_hosts;
+	opts->connect_timeout_s = 5;
+}
+
+static struct transport *connect_ok(const char *host, enum addr_kind kind)
+{
+	struct node_spec spec;
+	struct transport_opts opts;
+	struct transport *t = NULL;
+	char err[512] = "";
+	int r;
+
+	spec_init(&spec, host, kind, g.port);
+	opts_init(&opts, g.known_hosts);
+	r = transport_ssh_connect(&spec, &opts, &t, err, sizeof(err));
+	if (r != 0)
+		fprintf(stderr, "connect %s: %s\n", host, err);
+	assert_int_equal(r, 0);
+	assert_non_null(t);
+	return t;
+}
+
+static int setup_conn(void **state)
+{
+	*state = connect_ok("127.0.0.1", ADDR_IPV4);
+	return 0;
+}
+
+static int teardown_conn(void **state)
+{
+	transport_close(*state);
+	return 0;
+}
+
+static unsigned char *big_data(size_t len)
+{
+	unsigned char *p = xmalloc(len);
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = (unsigned char)x;
+	}
+	return p;
+}
+
+static int exec_ok(struct transport *t, const char *cmd, const void *in,
+    size_t inlen, struct exec_result *res)
+{
+	char err[512] = "";
+	int r;
+
+	r = transport_exec(t, cmd, in, inlen, 30000, res, err, sizeof(err));
+	if (r != 0)
+		fprintf(stderr, "exec %s: %s\n", cmd, err);
+	return r;
+}
+
+/* --- exec --------------------------------------------------------------- */
+
+static void test_exec_basic(void **state)
+{
+	struct exec_result res;
+
+	assert_int_equal(exec_ok(*state, "echo hi; echo err >&2; exit 3",
+	    NULL, 0, &res), 0);
+	assert_string_equal(res.out, "hi\n");
+	assert_int_equal(res.out_len, 3);
+	assert_string_equal(res.err, "err\n");
+	assert_int_equal(res.err_len, 4);
+	assert_int_equal(res.exit_status, 3);
+	exec_result_free(&res);
+
+	/* Several commands on one session, empty output. */
+	assert_int_equal(exec_ok(*state, "true", NULL, 0, &res), 0);
+	assert_string_equal(res.out, "");
+	assert_int_equal(res.exit_status, 0);
+	exec_result_free(&res);
+}
+
+static void test_exec_signal(void **state)
+{
+	struct exec_result res;
+
+	assert_int_equal(exec_ok(*state, "kill -KILL $$", NULL, 0, &res), 0);
+	assert_int_equal(res.exit_status, -1);
+	exec_result_free(&res);
+}
+
+static void test_exec_stdin_sha256(void **state)
+{
+	unsigned char *data = big_data(BIG_LEN);
+	struct exec_result res;
+	char hex[65], *expect;
+	uint64_t t0, ms;
+
+	fw_sha256_hex(data, BIG_LEN, hex);
+	expect = xasprintf("%s  -\n", hex);
+	assert_int_equal(exec_ok(*state, "sha256sum", data, BIG_LEN, &res),
+	    0);
+	assert_string_equal(res.out, expect);
+	assert_int_equal(res.exit_status, 0);
+	exec_result_free(&res);
+
+	t0 = fw_now_ms();
+	assert_int_equal(exec_ok(*state, "cat > /dev/null", data, BIG_LEN,
+	    &res), 0);
+	ms = fw_now_ms() - t0;
+	fprintf(stderr, "4 MiB to cat > /dev/null: %llu ms\n",
+	    (unsigned long long)ms);
+	assert_int_equal(res.exit_status, 0);
+	assert_true(ms < 5000);
+	exec_result_free(&res);
+	free(expect);
+	free(data);
+}
+
+/* 4 MiB in and out at once: no deadlock, output capped at 1 MiB. */
+static void test_exec_echo_back(void **state)
+{
+	unsigned char *data = big_data(BIG_LEN);
+	struct exec_result res;
+
+	assert_int_equal(exec_ok(*state, "cat; echo done >&2", data, BIG_LEN,
+	    &res), 0);
+	assert_int_equal(res.exit_status, 0);
+	assert_int_equal(res.out_len, OUT_MAX);
+	assert_memory_equal(res.out, data, OUT_MAX);
+	assert_int_equal(res.out[OUT_MAX], '\0');
+	assert_string_equal(res.err, "done\n");
+	exec_result_free(&res);
+	free(data);
+}
+
+/* The command exits without reading its 4 MiB of stdin. */
+static void test_exec_unread_stdin(void **state)
+{
+	unsigned char *data = big_data(BIG_LEN);
+	struct exec_result res;
+
+	assert_int_equal(exec_ok(*state, "exit 7", data, BIG_LEN, &res), 0);
+	assert_int_equal(res.exit_status, 7);
+	exec_result_free(&res);
+	free(data);
+}
+
+static void test_exec_quotes(void **state)
+{
+	struct exec_result res;
+
+	assert_int_equal(exec_ok(*state, "printf '%s\\n' \"it's\" 'a b'",
+	    NULL, 0, &res), 0);
+	assert_string_equal(res.out, "it's\na b\n");
+	exec_result_free(&res);
+}
+
+static void test_exec_timeout(void **state)
+{
+	struct exec_result res;
+	char err[512] = "";
+	uint64_t t0 = fw_now_ms(), ms;
+	int r;
+
+	r = transport_exec(*state, "sleep 5", NULL, 0, 500, &res, err,
+	    sizeof(err));
+	ms = fw_now_ms() - t0;
+	fprintf(stderr, "timeout after %llu ms: %s\n",
+	    (unsigned long long)ms, err);
+	assert_int_equal(r, FW_ERR_TIMEOUT);
+	assert_true(ms >= 450 && ms < 2000);
+	assert_null(res.out);
+
+	/* The session is still usable. */
+	assert_int_equal(exec_ok(*state, "echo ok", NULL, 0, &res), 0);
+	assert_string_equal(res.out, "ok\n");
+	exec_result_free(&res);
+}
+
+/* --- connect ------------------------------------------------------------ */
+
+static int connect_with(const char *host, enum addr_kind kind,
+    uint16_t port, struct transport_opts *opts, const char *key,
+    char *err, size_t errlen)
+{
+	struct node_spec spec;
+	struct transport *t = NULL;
+	int r;
+
+	spec_init(&spec, host, kind, port);
+	spec.key_file = (char *)(uintptr_t)key;
+	r = transport_ssh_connect(&spec, opts, &t, err, errlen);
+	fprintf(stderr, "connect %s:%u -> %d %s\n", host, port, r, err);
+	if (r == 0)
+		assert_non_null(t);
+	else
+		assert_null(t);
+	transport_close(t);
+	return r;
+}
+
+static void test_ipv6(void **state)
+{
+	struct transport *t = connect_ok("::1", ADDR_IPV6);
+	struct exec_result res;
+
+	assert_int_equal(exec_ok(t, "echo v6", NULL, 0, &res), 0);
+	assert_string_equal(res.out, "v6\n");
+	exec_result_free(&res);
+	transport_close(t);
+}
+
+static void test_hostkey_unknown(void **state)
+{
+	struct transport_opts opts;
+	char kh[128], err[512] = "";
+
+	path_in_dir(kh, sizeof(kh), "kh_empty");
+	assert_int_equal(write_text(kh, ""), 0);
+	opts_init(&opts, kh);
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
+	    g.client_key, err, sizeof(err)), FW_ERR_HOSTKEY_UNKNOWN);
+	assert_non_null(strstr(err, "--accept-new-host-keys"));
+	assert_non_null(strstr(err, "SHA256:"));
+	assert_non_null(strstr(err, kh));
+}
+
+static void test_hostkey_accept_new(void **state)
+{
+	struct transport_opts opts;
+	char kh[128], err[512] = "", *text = NULL, *entry;
+	size_t n;
+
+	path_in_dir(kh, sizeof(kh), "kh_new");
+	unlink(kh);
+	opts_init(&opts, kh);
+	opts.accept_new_host_keys = 1;
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
+	    g.client_key, err, sizeof(err)), 0);
+	assert_int_equal(fw_read_file(kh, 65536, &text, &n), 0);
+	entry = xasprintf("[127.0.0.1]:%u ", g.port);
+	assert_non_null(strstr(text, entry));
+	free(entry);
+	free(text);
+
+	opts.accept_new_host_keys = 0;
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
+	    g.client_key, err, sizeof(err)), 0);
+}
+
+/* known_hosts with another key for the same host: never accepted. */
+static void check_changed(const char *keytype)
+{
+	struct transport_opts opts;
+	char kh[128], other[128], line[256], err[512] = "", *text;
+
+	path_in_dir(other, sizeof(other), "other_hostkey");
+	assert_int_equal(keygen(other, keytype), 0);
+	assert_int_equal(fw_snprintf(line, sizeof(line), "%s.pub", other), 0);
+	assert_int_equal(pub_line(line, line, sizeof(line)), 0);
+	path_in_dir(kh, sizeof(kh), "kh_changed");
+	text = xasprintf("[127.0.0.1]:%u %s\n", g.port, line);
+	assert_int_equal(write_text(kh, text), 0);
+	free(text);
+
+	opts_init(&opts, kh);
+	opts.accept_new_host_keys = 1;
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
+	    g.client_key, err, sizeof(err)), FW_ERR_HOSTKEY_CHANGED);
+	assert_non_null(strstr(err, "CHANGED"));
+	text = xasprintf("ssh-keygen -R '[127.0.0.1]:%u' -f %s", g.port, kh);
+	assert_non_null(strstr(err, text));
+	free(text);
+}
+
+static void test_hostkey_changed(void **state)
+{
+	check_changed("ed25519");
+}
+
+static void test_hostkey_other_type(void **state)
+{
+	check_changed("ecdsa");
+}
+
+static void test_auth_wrong_key(void **state)
+{
+	struct transport_opts opts;
+	char err[512] = "";
+
+	opts_init(&opts, g.known_hosts);
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
+	    g.wrong_key, err, sizeof(err)), FW_ERR_AUTH);
+	assert_non_null(strstr(err, "authentication as root failed"));
+	assert_non_null(strstr(err, "publickey"));
+}
+
+static void test_auth_missing_key(void **state)
+{
+	struct transport_opts opts;
+	char err[512] = "";
+
+	opts_init(&opts, g.known_hosts);
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
+	    "/nonexistent/key", err, sizeof(err)), FW_ERR_AUTH);
+	assert_non_null(strstr(err, "/nonexistent/key"));
+}
+
+static void test_auth_wrong_password(void **state)
+{
+	struct transport_opts opts;
+	char err[512] = "";
+
+	opts_init(&opts, g.known_hosts);
+	opts.password = "not-the-password";
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
+	    NULL, err, sizeof(err)), FW_ERR_AUTH);
+	assert_non_null(strstr(err, "password"));
+	assert_null(strstr(err, "not-the-password"));
+}
+
+static void test_closed_port(void **state)
+{
+	struct transport_opts opts;
+	char err[512] = "";
+	uint16_t port;
+	uint64_t t0;
+	int fd;
+
+	/* A port that was just free: bind, learn it, close. */
+	assert_true((fd = silent_listener(&port)) >= 0);
+	close(fd);
+	opts_init(&opts, g.known_hosts);
+	t0 = fw_now_ms();
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, port, &opts,
+	    g.client_key, err, sizeof(err)), FW_ERR_SSH);
+	assert_true(fw_now_ms() - t0 < 1000);
+	assert_non_null(strstr(err, "cannot connect to 127.0.0.1:"));
+}
+
+static void test_connect_timeout(void **state)
+{
+	struct transport_opts opts;
+	char err[512] = "";
+	uint16_t port;
+	uint64_t t0, ms;
+	int fd;
+
+	/* Accepts TCP (the backlog) but never sends a banner. */
+	assert_true((fd = silent_listener(&port)) >= 0);
+	opts_init(&opts, g.known_hosts);
+	opts.connect_timeout_s = 1;
+	t0 = fw_now_ms();
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, port, &opts,
+	    g.client_key, err, sizeof(err)), FW_ERR_TIMEOUT);
+	ms = fw_now_ms() - t0;
+	close(fd);
+	assert_true(ms < 3000);
+	assert_non_null(strstr(err, "timed out after 1s"));
+}
+
+struct worker {
+	pthread_t tid;
+	const char *known_hosts;
+	int r;
+	char out[16];
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct node_spec spec;
+	struct transport_opts opts;
+	struct transport *t = NULL;
+	struct exec_result res;
+	char err[512] = "";
+
+	spec_init(&spec, "127.0.0.1", ADDR_IPV4, g.port);
+	opts_init(&opts, w->known_hosts);
+	opts.accept_new_host_keys = 1;
+	if ((w->r = transport_ssh_connect(&spec, &opts, &t, err,
+	    sizeof(err))) == 0 &&
+	    (w->r = transport_exec(t, "echo $((6*7))", NULL, 0, 30000, &res,
+	    err, sizeof(err))) == 0) {
+		(void)fw_snprintf(w->out, sizeof(w->out), "%s", res.out);
+		exec_result_free(&res);
+	}
+	if (w->r != 0)
+		fprintf(stderr, "worker: %s\n", err);
+	transport_close(t);
+	return NULL;
+}
+
+/* Workers adding the same new key at once: one entry, all connected. */
+static void test_concurrent(void **state)
+{
+	struct worker w[NTHREADS];
+	char kh[128], *text = NULL, *entry, *p;
+	size_t n;
+	int i, count = 0;
+
+	path_in_dir(kh, sizeof(kh), "kh_concurrent");
+	unlink(kh);
+	for (i = 0; i < NTHREADS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].known_hosts = kh;
+		assert_int_equal(pthread_create(&w[i].tid, NULL, worker_main,
+		    &w[i]), 0);
+	}
+	for (i = 0; i < NTHREADS; i++) {
+		pthread_join(w[i].tid, NULL);
+		assert_int_equal(w[i].r, 0);
+		assert_string_equal(w[i].out, "42\n");
+	}
+	assert_int_equal(fw_read_file(kh, 65536, &text, &n), 0);
+	entry = xasprintf("[127.0.0.1]:%u ", g.port);
+	for (p = text; (p = strstr(p, entry)) != NULL; p++)
+		count++;
+	assert_int_equal(count, 1);
+	free(entry);
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_exec_basic, setup_conn,
+		    teardown_conn),
+		cmocka_unit_test_setup_teardown(test_exec_signal, setup_conn,
+		    teardown_conn),
+		cmocka_unit_test_setup_teardown(test_exec_stdin_sha256,
+		    setup_conn, teardown_conn),
+		cmocka_unit_test_setup_teardown(test_exec_echo_back,
+		    setup_conn, teardown_conn),
+		cmocka_unit_test_setup_teardown(test_exec_unread_stdin,
+		    setup_conn, teardown_conn),
+		cmocka_unit_test_setup_teardown(test_exec_quotes, setup_conn,
+		    teardown_conn),
+		cmocka_unit_test_setup_teardown(test_exec_timeout, setup_conn,
+		    teardown_conn),
+		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_hostkey_unknown),
+		cmocka_unit_test(test_hostkey_accept_new),
+		cmocka_unit_test(test_hostkey_changed),
+		cmocka_unit_test(test_hostkey_other_type),
+		cmocka_unit_test(test_auth_wrong_key),
+		cmocka_unit_test(test_auth_missing_key),
+		cmocka_unit_test(test_auth_wrong_password),
+		cmocka_unit_test(test_closed_port),
+		cmocka_unit_test(test_connect_timeout),
+		cmocka_unit_test(test_concurrent),
+	};
+	int r;
+
+	/* No ssh-agent: authentication must use only what we give it. */
+	unsetenv("SSH_AUTH_SOCK");
+	signal(SIGPIPE, SIG_IGN);
+	if (geteuid() != 0) {
+		fprintf(stderr, "FAIL: test_transport_ssh must run as root "
+		    "(it starts a private sshd)\n");
+		return 1;
+	}
+	if (fixture_start() != 0) {
+		fprintf(stderr, "FAIL: cannot start a private sshd for the "
+		    "test (see above)\n");
+		fixture_stop();
+		return 1;
+	}
+	ssh_init();
+	r = cmocka_run_group_tests(tests, NULL, NULL);
+	ssh_finalize();
+	fixture_stop();
+	return r;
+}
