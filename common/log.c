@@ -1,14 +1,19 @@
 #include "log.h"
 
+#include <stdint.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static const char *log_progname = "fwfleet";
 static enum log_level log_level_cur = LOG_LVL_INFO;
 static int log_fd = STDERR_FILENO;
+static uint64_t log_t0_ms;
 
 static const char *const level_names[] = {
 	[LOG_LVL_ERROR] = "error",
@@ -21,6 +26,7 @@ void log_init(const char *progname, enum log_level level)
 {
 	log_progname = progname;
 	log_level_cur = level;
+	log_t0_ms = fw_now_ms();
 }
 
 void log_set_level(enum log_level level)
@@ -45,8 +51,13 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 
 	if (level > log_level_cur || log_fd < 0)
 		return;
-	n = snprintf(line, sizeof(line), "%s: %s: ", log_progname,
-	    level_names[level]);
+	if (log_level_cur >= LOG_LVL_DEBUG)
+		n = snprintf(line, sizeof(line), "%s: %8.3f %s: ", log_progname,
+		    (double)(fw_now_ms() - log_t0_ms) / 1000.0,
+		    level_names[level]);
+	else
+		n = snprintf(line, sizeof(line), "%s: %s: ", log_progname,
+		    level_names[level]);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);

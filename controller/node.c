@@ -152,10 +152,11 @@ static void on_reply(struct node *n)
 	case TALK_SHUTDOWN:
 		if (r->msg_case != FWFLEET__ENGINE_MSG__MSG_SHUTDOWN)
 			break;
-		if (!r->shutdown->workdir_removed)
+		if (r->shutdown->workdir_removed)
+			n->engine_started = 0;	/* nothing left to clean */
+		else
 			node_log(n, LOG_LVL_WARN, "engine could not remove "
 			    "its work directory: %s", r->shutdown->detail);
-		n->engine_started = 0;
 		node_cleanup(n);
 		return;
 	}

@@ -14,9 +14,7 @@
 #include "node.h"
 #include "util.h"
 
-#define PRE_TIMEOUT_MS		30000
 #define SHIP_TIMEOUT_MS		120000
-#define START_TIMEOUT_MS	30000
 #define CLEANUP_TIMEOUT_MS	30000
 
 /* Single-quotes s for /bin/sh. Caller frees. */
@@ -81,68 +79,41 @@ void node_step_connect(void *arg)
 	}
 }
 
-/* Reads OS, arch and uid; picks the engine build. */
-static int pre_inventory(struct node *n)
+/*
+ * One exec per node does the pre-inventory checks, ships and verifies the
+ * engine, writes the bootstrap file and starts the engine: each SSH exec
+ * costs a login shell on the node, so fewer is faster. Exit codes 90-94
+ * name the step that failed; stderr says why. `head -c` reads exactly the
+ * engine's bytes from stdin; the bootstrap follows.
+ */
+static const char ship_script[] =
+	"umask 077\n"
+	"p=$(uname -sm)\n"
+	"[ \"$p\" = 'Linux x86_64' ] || { echo \"unsupported platform '$p' "
+	"(engines: linux-x86_64)\" >&2; exit 90; }\n"
+	"u=$(id -u)\n"
+	"[ \"$u\" = 0 ] || { echo \"logged in as uid $u, but the engine "
+	"needs root: log in as root or add --sudo\" >&2; exit 91; }\n"
+	"d=%s\n"
+	"mkdir -m 700 -- \"$d\" || exit 92\n"
+	"head -c %zu > \"$d/fwfleet-engine\" || exit 93\n"
+	"echo '%s  '\"$d/fwfleet-engine\" | sha256sum -c --status || "
+	"{ echo 'the engine arrived damaged (sha256 mismatch; disk full?)' "
+	">&2; exit 93; }\n"
+	"chmod 700 \"$d/fwfleet-engine\" && cat > \"$d/bootstrap\" || "
+	"exit 94\n"
+	"exec \"$d/fwfleet-engine\" start --bootstrap \"$d/bootstrap\"\n";
+
+static const char *ship_step(int exit_status)
 {
-	const struct fleet_opts *o = fleet_opts(n->fleet);
-	struct exec_result res = { 0 };
-	const char *target;
-	char *nl, *uid;
-	int r;
-
-	if ((r = run(n, "pre-inventory", "uname -sm && id -u", NULL, 0,
-	    PRE_TIMEOUT_MS, &res)) != 0)
-		goto out;
-	r = FW_ERR_UNSUPPORTED;
-	if ((nl = strchr(res.out, '\n')) == NULL)
-		goto bad;
-	*nl = '\0';
-	uid = nl + 1;
-	fw_rtrim(uid);
-	if ((target = engine_image_target(res.out)) == NULL) {
-		fw_snprintf(n->step_err, sizeof(n->step_err), "unsupported "
-		    "platform '%s' (engines: linux-x86_64)", res.out);
-		goto out;
+	switch (exit_status) {
+	case 90: return "pre-inventory";
+	case 91: return "pre-inventory";
+	case 92: return "cannot create the work directory";
+	case 93: return "cannot ship the engine";
+	case 94: return "cannot write the bootstrap file";
 	}
-	fw_snprintf(n->target, sizeof(n->target), "%s", target);
-	if (strcmp(uid, "0") != 0 && !o->ssh.use_sudo) {
-		fw_snprintf(n->step_err, sizeof(n->step_err), "logged in as "
-		    "uid %s, but the engine needs root: log in as root or "
-		    "add --sudo", uid);
-		goto out;
-	}
-	r = 0;
-	goto out;
-bad:
-	fw_snprintf(n->step_err, sizeof(n->step_err), "pre-inventory: "
-	    "unexpected output from uname/id");
-out:
-	exec_result_free(&res);
-	return r;
-}
-
-static int ship_engine(struct node *n)
-{
-	const struct engine_image *img;
-	struct exec_result res = { 0 };
-	char *d = sh_quote(n->workdir), *cmd = NULL;
-	char err[256];
-	int r = FW_ERR_NOT_FOUND;
-
-	if ((img = engine_image_get(n->target, err, sizeof(err))) == NULL) {
-		fw_snprintf(n->step_err, sizeof(n->step_err), "%s", err);
-		goto out;
-	}
-	cmd = xasprintf("umask 077 && mkdir -m 700 -- %s && "
-	    "cat > %s/fwfleet-engine && chmod 700 %s/fwfleet-engine",
-	    d, d, d);
-	r = run(n, "cannot ship the engine", cmd, img->data, img->len,
-	    SHIP_TIMEOUT_MS, &res);
-out:
-	exec_result_free(&res);
-	free(cmd);
-	free(d);
-	return r;
+	return "cannot start the engine";
 }
 
 static int parse_ready(struct node *n, const char *out)
@@ -164,33 +135,63 @@ bad:
 	return FW_ERR_PROTOCOL;
 }
 
-static int start_engine(struct node *n)
+/* The engine binary then the bootstrap, as one stdin stream. */
+static unsigned char *ship_input(const struct node *n,
+    const struct engine_image *img, size_t *len)
 {
-	struct exec_result res = { 0 };
-	char *d = sh_quote(n->workdir), *cmd;
-	int r;
+	unsigned char *in;
 
-	cmd = xasprintf("umask 077 && cat > %s/bootstrap && "
-	    "exec %s/fwfleet-engine start --bootstrap %s/bootstrap", d, d, d);
-	n->engine_started = 1;
-	r = run(n, "cannot start the engine", cmd, n->bootstrap,
-	    n->bootstrap_len, START_TIMEOUT_MS, &res);
-	if (r == 0)
-		r = parse_ready(n, res.out);
-	exec_result_free(&res);
-	free(cmd);
-	free(d);
-	return r;
+	*len = img->len + n->bootstrap_len;
+	in = xmalloc(*len);
+	memcpy(in, img->data, img->len);
+	memcpy(in + img->len, n->bootstrap, n->bootstrap_len);
+	return in;
 }
 
 void node_step_prepare(void *arg)
 {
 	struct node *n = arg;
-	int r;
+	const struct engine_image *img;
+	struct exec_result res = { 0 };
+	unsigned char *in = NULL;
+	char *d = NULL, *cmd = NULL, err[256];
+	size_t inlen = 0;
+	int r = FW_ERR_NOT_FOUND;
 
-	if ((r = pre_inventory(n)) == 0 && (r = ship_engine(n)) == 0)
-		r = start_engine(n);
+	if ((img = engine_image_get("linux-x86_64", err, sizeof(err))) == NULL) {
+		fw_snprintf(n->step_err, sizeof(n->step_err), "%s", err);
+		goto out;
+	}
+	d = sh_quote(n->workdir);
+	cmd = xasprintf(ship_script, d, img->len, img->sha256);
+	in = ship_input(n, img, &inlen);
+	n->engine_started = 1;	/* from here on, cleanup must look */
+	r = transport_exec(n->tp, cmd, in, inlen, SHIP_TIMEOUT_MS, &res,
+	    err, sizeof(err));
+	if (r != 0) {
+		fw_snprintf(n->step_err, sizeof(n->step_err), "cannot ship "
+		    "the engine: %s", err);
+	} else if (res.exit_status != 0) {
+		fw_rtrim(res.err);
+		fw_snprintf(n->step_err, sizeof(n->step_err), "%s: %s",
+		    ship_step(res.exit_status), res.err[0] ? res.err :
+		    "failed without a message");
+		r = FW_ERR_REMOTE;
+	} else {
+		r = parse_ready(n, res.out);
+	}
+	if (r == 0)
+		node_log(n, LOG_LVL_DEBUG, "engine up on port %u in %s",
+		    n->engine_port, n->workdir);
+out:
+	if (in != NULL) {
+		explicit_bzero(in + img->len, n->bootstrap_len);
+		free(in);
+	}
 	explicit_bzero(n->bootstrap, n->bootstrap_len);
+	exec_result_free(&res);
+	free(cmd);
+	free(d);
 	n->step_rc = r;
 }
 
@@ -221,6 +222,8 @@ void node_step_cleanup(void *arg)
 	char *d, *cmd;
 
 	n->step_rc = 0;
+	/* An engine that confirmed removing its work directory is exiting
+	 * by itself: no need for another exec. */
 	if (n->workdir[0] != '\0' && n->engine_started) {
 		d = sh_quote(n->workdir);
 		cmd = xasprintf(cleanup_script, d);
@@ -228,14 +231,14 @@ void node_step_cleanup(void *arg)
 		    CLEANUP_TIMEOUT_MS, &res);
 		if (n->step_rc == 0 && strstr(res.out, "killed-engine"))
 			node_log(n, LOG_LVL_DEBUG, "stopped a running engine");
-		exec_result_free(&res);
-		free(cmd);
-		free(d);
-	} else if (n->workdir[0] != '\0') {
-		d = sh_quote(n->workdir);
-		cmd = xasprintf("rm -rf -- %s", d);
-		n->step_rc = run(n, "cleanup failed", cmd, NULL, 0,
-		    CLEANUP_TIMEOUT_MS, &res);
+		if (n->step_rc != 0) {
+			char msg[sizeof(n->step_err)];
+
+			fw_snprintf(msg, sizeof(msg), "%s; %s may remain on "
+			    "the node", n->step_err, n->workdir);
+			fw_snprintf(n->step_err, sizeof(n->step_err), "%s",
+			    msg);
+		}
 		exec_result_free(&res);
 		free(cmd);
 		free(d);

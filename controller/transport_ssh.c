@@ -36,16 +36,16 @@
 
 #define SSH_DEFAULT_TIMEOUT_S	10
 #define EXEC_OUT_MAX		(1024 * 1024)	/* kept per stream */
-#define EXEC_WRITE_CHUNK	(256 * 1024)	/* read output between these */
+#define EXEC_WRITE_CHUNK	(256 * 1024)	/* output is read between */
 #define EXEC_READ_CHUNK		(32 * 1024)
-#define EXEC_WAIT_MAX_MS	1000		/* re-check state at least this often */
+#define EXEC_WAIT_MAX_MS	1000		/* longest single sleep */
 #define SUDO_PROBE_TIMEOUT_MS	10000
 
 enum sudo_mode {
 	SUDO_NONE,	/* not asked for, or already root */
 	SUDO_NOPASS,	/* sudo -n */
 	SUDO_PASS,	/* sudo -S, the password first on stdin */
-	SUDO_PROBE,	/* have a password: ask sudo -n first whether it wants it */
+	SUDO_PROBE,	/* password set: first ask whether sudo wants it */
 };
 
 struct transport {
@@ -66,7 +66,7 @@ struct outbuf {
 struct exec_io {
 	ssh_channel ch;
 	struct ssh_channel_callbacks_struct cb;
-	const unsigned char *seg[2];	/* stdin: sudo password line, then in */
+	const unsigned char *seg[2];	/* stdin: sudo password, then in */
 	size_t seglen[2];
 	int nseg;
 	int cur;
@@ -560,7 +560,7 @@ static void exec_io_free(struct exec_io *io)
 static int exec_can_write(struct exec_io *io)
 {
 	if (io->closed)
-		return 0;	/* the command is gone: unread input is dropped */
+		return 0;	/* command gone: unread input is dropped */
 	if (io->cur == io->nseg)
 		return !io->eof_sent;
 	return ssh_channel_window_size(io->ch) > 0;

@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -43,6 +45,8 @@ static struct {
 	char client_key[128];	/* in authorized_keys */
 	char wrong_key[128];	/* not */
 	char hostkey_line[256];	/* "ssh-ed25519 AAAA..." */
+	char ll_host[INET6_ADDRSTRLEN];	/* link-local address, if any */
+	char ll_zone[IF_NAMESIZE];
 	uint16_t port;
 	pid_t pid;
 } g;
@@ -107,6 +111,23 @@ out:
 	return r;
 }
 
+static int sock_try6(const char *host, const char *zone, uint16_t port)
+{
+	struct sockaddr_in6 sin6;
+	int fd, r;
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(port);
+	sin6.sin6_scope_id = if_nametoindex(zone);
+	if (inet_pton(AF_INET6, host, &sin6.sin6_addr) != 1 ||
+	    (fd = socket(AF_INET6, SOCK_STREAM, 0)) < 0)
+		return -1;
+	r = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6));
+	close(fd);
+	return r;
+}
+
 static int sock_try(int family, uint16_t port, int do_connect)
 {
 	struct sockaddr_storage ss;
@@ -144,6 +165,32 @@ static int port_free(uint16_t port)
 	    sock_try(AF_INET6, port, 0) == 0;
 }
 
+/* Finds a usable link-local address on an up, non-loopback interface. */
+static void link_local_find(void)
+{
+	struct ifaddrs *ifa0, *ifa;
+	struct sockaddr_in6 *sin6;
+
+	if (getifaddrs(&ifa0) != 0)
+		return;
+	for (ifa = ifa0; ifa != NULL; ifa = ifa->ifa_next) {
+		if (ifa->ifa_addr == NULL ||
+		    ifa->ifa_addr->sa_family != AF_INET6 ||
+		    (ifa->ifa_flags & IFF_LOOPBACK) ||
+		    !(ifa->ifa_flags & IFF_UP))
+			continue;
+		sin6 = (struct sockaddr_in6 *)ifa->ifa_addr;
+		if (!IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) ||
+		    strlen(ifa->ifa_name) >= sizeof(g.ll_zone))
+			continue;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, g.ll_host,
+		    sizeof(g.ll_host));
+		memcpy(g.ll_zone, ifa->ifa_name, strlen(ifa->ifa_name) + 1);
+		break;
+	}
+	freeifaddrs(ifa0);
+}
+
 /* A listening socket on 127.0.0.1 that never answers; returns its fd. */
 static int silent_listener(uint16_t *port)
 {
@@ -167,10 +214,16 @@ static int silent_listener(uint16_t *port)
 
 static int sshd_config(const char *path, uint16_t port)
 {
-	char *text;
+	char *text, *ll;
 	int r;
 
-	text = xasprintf("ListenAddress 127.0.0.1:%u\n"
+	if (g.ll_host[0] != '\0')
+		ll = xasprintf("ListenAddress [%s%%%s]:%u\n", g.ll_host,
+		    g.ll_zone, port);
+	else
+		ll = xstrdup("");
+	text = xasprintf("%s"
+	    "ListenAddress 127.0.0.1:%u\n"
 	    "ListenAddress [::1]:%u\n"
 	    "HostKey %s/hostkey\n"
 	    "AuthorizedKeysFile %s/authorized_keys\n"
@@ -182,9 +235,10 @@ static int sshd_config(const char *path, uint16_t port)
 	    "KbdInteractiveAuthentication no\n"
 	    "MaxStartups 64\n"
 	    "MaxSessions 64\n"
-	    "LogLevel VERBOSE\n", port, port, g.dir, g.dir, g.dir);
+	    "LogLevel VERBOSE\n", ll, port, port, g.dir, g.dir, g.dir);
 	r = write_text(path, text);
 	free(text);
+	free(ll);
 	return r;
 }
 
@@ -241,6 +295,10 @@ static int sshd_start(void)
 		port = 20000 + (getpid() + attempt * 37) % 10000;
 		if (!port_free(port))
 			continue;
+		/* Use the link-local address only if it can be bound. */
+		if (g.ll_host[0] != '\0' &&
+		    sock_try6(g.ll_host, g.ll_zone, port) != 0)
+			g.ll_host[0] = '\0';
 		if (sshd_config(config, port) != 0)
 			return -1;
 		if ((g.pid = sshd_spawn(config, logpath)) < 0)
@@ -284,7 +342,7 @@ static int fixture_keys(void)
 
 static int fixture_start(void)
 {
-	char *text;
+	char *text, *ll;
 
 	if (fw_snprintf(g.dir, sizeof(g.dir), "/tmp/fwssh.XXXXXX") != 0 ||
 	    mkdtemp(g.dir) == NULL) {
@@ -304,6 +362,7 @@ static int fixture_start(void)
 		fprintf(stderr, "cannot generate keys with ssh-keygen\n");
 		return -1;
 	}
+	link_local_find();
 	if (sshd_start() != 0) {
 		fprintf(stderr, "cannot start %s\n", SSHD);
 		return -1;
@@ -311,6 +370,12 @@ static int fixture_start(void)
 	path_in_dir(g.known_hosts, sizeof(g.known_hosts), "known_hosts");
 	text = xasprintf("[127.0.0.1]:%u %s\n[::1]:%u %s\n", g.port,
 	    g.hostkey_line, g.port, g.hostkey_line);
+	if (g.ll_host[0] != '\0') {
+		ll = xasprintf("%s[%s%%%s]:%u %s\n", text, g.ll_host,
+		    g.ll_zone, g.port, g.hostkey_line);
+		free(text);
+		text = ll;
+	}
 	if (write_text(g.known_hosts, text) != 0)
 		abort();
 	free(text);
@@ -418,6 +483,15 @@ static int exec_ok(struct transport *t, const char *cmd, const void *in,
 static void test_exec_basic(void **state)
 {
 	struct exec_result res;
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	socklen_t sl;
+
+	assert_int_equal(transport_peer_addr(*state, &ss, &sl), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(sl, sizeof(*sin));
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+	assert_int_equal(ntohs(sin->sin_port), g.port);
 
 	assert_int_equal(exec_ok(*state, "echo hi; echo err >&2; exit 3",
 	    NULL, 0, &res), 0);
@@ -449,7 +523,7 @@ static void test_exec_stdin_sha256(void **state)
 	unsigned char *data = big_data(BIG_LEN);
 	struct exec_result res;
 	char hex[65], *expect;
-	uint64_t t0, ms;
+	uint64_t t0, ms, base;
 
 	fw_sha256_hex(data, BIG_LEN, hex);
 	expect = xasprintf("%s  -\n", hex);
@@ -459,12 +533,18 @@ static void test_exec_stdin_sha256(void **state)
 	assert_int_equal(res.exit_status, 0);
 	exec_result_free(&res);
 
+	/* The remote shell's start-up (its rc files) is not ours to time. */
+	t0 = fw_now_ms();
+	assert_int_equal(exec_ok(*state, "true", NULL, 0, &res), 0);
+	base = fw_now_ms() - t0;
+	exec_result_free(&res);
 	t0 = fw_now_ms();
 	assert_int_equal(exec_ok(*state, "cat > /dev/null", data, BIG_LEN,
 	    &res), 0);
 	ms = fw_now_ms() - t0;
-	fprintf(stderr, "4 MiB to cat > /dev/null: %llu ms\n",
-	    (unsigned long long)ms);
+	fprintf(stderr, "4 MiB to cat > /dev/null: %llu ms (an empty "
+	    "command: %llu ms)\n", (unsigned long long)ms,
+	    (unsigned long long)base);
 	assert_int_equal(res.exit_status, 0);
 	assert_true(ms < 5000);
 	exec_result_free(&res);
@@ -509,6 +589,45 @@ static void test_exec_quotes(void **state)
 	    NULL, 0, &res), 0);
 	assert_string_equal(res.out, "it's\na b\n");
 	exec_result_free(&res);
+}
+
+/* sudo is not needed (nor maybe installed) when logged in as root. */
+static void test_exec_sudo_as_root(void **state)
+{
+	struct node_spec spec;
+	struct transport_opts opts;
+	struct transport *t = NULL;
+	struct exec_result res;
+	char err[512] = "";
+
+	spec_init(&spec, "127.0.0.1", ADDR_IPV4, g.port);
+	opts_init(&opts, g.known_hosts);
+	opts.use_sudo = 1;
+	opts.password = "unused";
+	assert_int_equal(transport_ssh_connect(&spec, &opts, &t, err,
+	    sizeof(err)), 0);
+	assert_int_equal(exec_ok(t, "id -u; cat", "in", 2, &res), 0);
+	assert_string_equal(res.out, "0\nin");
+	exec_result_free(&res);
+	transport_close(t);
+}
+
+/* The connection dies under a running command: an error, not a hang. */
+static void test_exec_connection_lost(void **state)
+{
+	struct exec_result res;
+	char err[512] = "";
+	uint64_t t0 = fw_now_ms();
+	int r;
+
+	r = transport_exec(*state, "kill -KILL $PPID; sleep 10", NULL, 0,
+	    20000, &res, err, sizeof(err));
+	fprintf(stderr, "connection lost: %d %s\n", r, err);
+	assert_int_equal(r, FW_ERR_SSH);
+	assert_true(fw_now_ms() - t0 < 5000);
+	r = transport_exec(*state, "true", NULL, 0, 5000, &res, err,
+	    sizeof(err));
+	assert_int_equal(r, FW_ERR_SSH);
 }
 
 static void test_exec_timeout(void **state)
@@ -559,10 +678,43 @@ static void test_ipv6(void **state)
 {
 	struct transport *t = connect_ok("::1", ADDR_IPV6);
 	struct exec_result res;
+	struct sockaddr_storage ss;
+	socklen_t sl;
 
 	assert_int_equal(exec_ok(t, "echo v6", NULL, 0, &res), 0);
 	assert_string_equal(res.out, "v6\n");
 	exec_result_free(&res);
+	assert_int_equal(transport_peer_addr(t, &ss, &sl), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	transport_close(t);
+}
+
+/* fe80::x%zone: libssh takes the zone in the host name as it is. */
+static void test_link_local(void **state)
+{
+	struct node_spec spec;
+	struct transport_opts opts;
+	struct transport *t = NULL;
+	struct exec_result res;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char err[512] = "";
+
+	if (g.ll_host[0] == '\0') {
+		fprintf(stderr, "no usable link-local address here\n");
+		skip();
+	}
+	spec_init(&spec, g.ll_host, ADDR_IPV6, g.port);
+	memcpy(spec.addr.zone, g.ll_zone, strlen(g.ll_zone) + 1);
+	opts_init(&opts, g.known_hosts);
+	assert_int_equal(transport_ssh_connect(&spec, &opts, &t, err,
+	    sizeof(err)), 0);
+	assert_int_equal(exec_ok(t, "echo ll", NULL, 0, &res), 0);
+	assert_string_equal(res.out, "ll\n");
+	exec_result_free(&res);
+	assert_int_equal(transport_peer_addr(t, &ss, &sl), 0);
+	assert_int_equal(((struct sockaddr_in6 *)&ss)->sin6_scope_id,
+	    if_nametoindex(g.ll_zone));
 	transport_close(t);
 }
 
@@ -794,7 +946,11 @@ int main(void)
 		    teardown_conn),
 		cmocka_unit_test_setup_teardown(test_exec_timeout, setup_conn,
 		    teardown_conn),
+		cmocka_unit_test(test_exec_sudo_as_root),
+		cmocka_unit_test_setup_teardown(test_exec_connection_lost,
+		    setup_conn, teardown_conn),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_link_local),
 		cmocka_unit_test(test_hostkey_unknown),
 		cmocka_unit_test(test_hostkey_accept_new),
 		cmocka_unit_test(test_hostkey_changed),
