@@ -1,5 +1,6 @@
 #include "fleet.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,8 +235,21 @@ out:
 	return r;
 }
 
+/* Ctrl-C must reach us even if the parent blocked or ignored it (a
+ * background job, a test harness): worker threads inherit this mask. */
+static void accept_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 static int make_loop(struct fleet *f)
 {
+	accept_signals();
 	evthread_use_pthreads();
 	if ((f->base = event_base_new()) == NULL)
 		return FW_ERR_NOMEM;

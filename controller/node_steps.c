@@ -202,14 +202,15 @@ out:
  */
 static const char cleanup_script[] =
 	"d=%s\n"
+	"alive() { [ -d \"/proc/$1\" ] && "
+	"! grep -q '^State:[[:space:]]*Z' \"/proc/$1/status\" 2>/dev/null; }\n"
 	"if [ -r \"$d/engine.pid\" ]; then\n"
 	"  p=$(cat \"$d/engine.pid\")\n"
 	"  case \"$(readlink \"/proc/$p/exe\" 2>/dev/null)\" in\n"
 	"  \"$d\"/*)\n"
 	"    kill \"$p\" 2>/dev/null; i=0\n"
-	"    while [ -d \"/proc/$p\" ] && [ $i -lt 30 ]; do\n"
-	"      sleep 0.1; i=$((i+1)); done\n"
-	"    [ -d \"/proc/$p\" ] && kill -9 \"$p\" 2>/dev/null\n"
+	"    while alive \"$p\" && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done\n"
+	"    alive \"$p\" && kill -9 \"$p\" 2>/dev/null\n"
 	"    echo killed-engine;;\n"
 	"  esac\n"
 	"fi\n"

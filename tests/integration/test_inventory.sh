@@ -159,8 +159,9 @@ pass "bad address rejected with 254"
 #    sent at growing delays until one lands mid-run (bounded: 6 tries).
 interrupted=0
 for delay in 0.05 0.1 0.15 0.2 0.3 0.4; do
-	tb_exec "$FWFLEET" inventory -n "$TB_DIR/nodes.ini" "${KH[@]}" \
-		>"$SCRATCH/int.txt" 2>&1 &
+	# Not through tb_exec: $! must be fwfleet itself, not a subshell.
+	ip netns exec "$TB_NS" "$FWFLEET" inventory -n "$TB_DIR/nodes.ini" \
+		"${KH[@]}" >"$SCRATCH/int.txt" 2>&1 &
 	pid=$!
 	sleep "$delay"
 	kill -INT "$pid" 2>/dev/null || true
@@ -174,7 +175,7 @@ for delay in 0.05 0.1 0.15 0.2 0.3 0.4; do
 	fi
 	assert_eq 0 "$rc" "exit status of a run that finished before Ctrl-C"
 done
-[ "$interrupted" = 1 ] || fail "no run was interrupted mid-way"
+[ "$interrupted" = 1 ] || fail "no run was interrupted mid-way; last output: $(cat "$SCRATCH/int.txt")"
 pass "Ctrl-C after ${delay}s cancelled the run and left nothing behind"
 
 check_clean "all runs"
