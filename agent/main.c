@@ -35,7 +35,8 @@ static void usage(FILE *f)
 	    "\n"
 	    "The engine is started by the fwfleet controller over SSH. It\n"
 	    "reads its session's TLS material from the bootstrap file,\n"
-	    "detaches, and prints one line 'READY <port>' once it serves.\n"
+	    "detaches, and prints 'READY <port> sha256=<its own hash>' once\n"
+	    "it serves.\n"
 	    "--sysroot (or FWFLEET_SYSROOT) points inventory at a prepared\n"
 	    "sysfs/procfs tree instead of /.\n", f);
 }
@@ -90,12 +91,31 @@ static void write_pidfile(const char *workdir)
 		log_warn("cannot write %s", path);
 }
 
-static int cmd_start(int argc, char **argv)
+/*
+ * The sha256 of the engine's own binary, for the READY line: the
+ * controller checks it against the engine it shipped. argv[0] is the
+ * absolute path the controller started us by (/proc may be missing, as in
+ * a chroot).
+ */
+static void self_sha256(const char *argv0, char hex[65])
+{
+	char *data = NULL;
+	size_t len = 0;
+
+	if (fw_read_file(argv0, 256u << 20, &data, &len) != 0) {
+		fw_snprintf(hex, 65, "unknown");
+		return;
+	}
+	fw_sha256_hex(data, len, hex);
+	free(data);
+}
+
+static int cmd_start(const char *self, int argc, char **argv)
 {
 	Fwfleet__Bootstrap *bs = NULL;
 	struct engine *e = NULL;
 	struct start_opts o;
-	char err[512], ready[64];
+	char err[512], ready[128], sha[65];
 	int r, ready_fd = -1;
 
 	if (parse_start(argc, argv, &o) != 0) {
@@ -113,7 +133,8 @@ static int cmd_start(int argc, char **argv)
 		fwfleet__bootstrap__free_unpacked(bs, NULL);
 		return 1;
 	}
-	fw_snprintf(ready, sizeof(ready), "READY %u\n", e->port);
+	self_sha256(self, sha);
+	fw_snprintf(ready, sizeof(ready), "READY %u sha256=%s\n", e->port, sha);
 	if (!o.foreground) {
 		if (platform_detach(ready, READY_TIMEOUT_MS, &ready_fd) != 0) {
 			fprintf(stderr, "fwfleet-engine: cannot detach\n");
@@ -135,7 +156,7 @@ int main(int argc, char **argv)
 {
 	log_init("fwfleet-engine", LOG_LVL_INFO);
 	if (argc >= 2 && strcmp(argv[1], "start") == 0)
-		return cmd_start(argc - 1, argv + 1);
+		return cmd_start(argv[0], argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "version") == 0) {
 		printf("fwfleet-engine %s\n", FWFLEET_VERSION);
 		return 0;

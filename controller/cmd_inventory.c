@@ -44,6 +44,8 @@ static const char inventory_usage[] =
 	"                           seconds without the controller (default 600)\n"
 	"      --remote-dir DIR     parent of the engine's work dir (default /tmp)\n"
 	"      --engine-port N      first engine control port (default 62286)\n"
+	"      --compress-engine    ship the engine gzip-compressed (slow links;\n"
+	"                           the node needs gzip)\n"
 	"      --json               print JSON on stdout (status lines go to\n"
 	"                           stderr)\n"
 	"\n"
@@ -61,7 +63,7 @@ struct inv_opts {
 enum {
 	OPT_PASSWORD_FILE = 256, OPT_KNOWN_HOSTS, OPT_ACCEPT_NEW, OPT_SUDO,
 	OPT_CONNECT_TIMEOUT, OPT_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_REMOTE_DIR,
-	OPT_ENGINE_PORT, OPT_JSON,
+	OPT_ENGINE_PORT, OPT_JSON, OPT_COMPRESS,
 };
 
 static int bad(const char *what, const char *value)
@@ -105,6 +107,7 @@ static int parse_opt(int ch, struct inv_opts *o)
 	case OPT_ACCEPT_NEW: f->ssh.accept_new_host_keys = 1; return 0;
 	case OPT_SUDO: f->ssh.use_sudo = 1; return 0;
 	case OPT_JSON: o->json = 1; return 0;
+	case OPT_COMPRESS: f->compress_engine = 1; return 0;
 	case OPT_REMOTE_DIR:
 		f->remote_dir = optarg;
 		return remote_dir_ok(optarg) ? 0 : bad("--remote-dir", optarg);
@@ -157,6 +160,7 @@ static int parse_args(int argc, char **argv, struct inv_opts *o)
 		{ "remote-dir", required_argument, NULL, OPT_REMOTE_DIR },
 		{ "engine-port", required_argument, NULL, OPT_ENGINE_PORT },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "compress-engine", no_argument, NULL, OPT_COMPRESS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;

@@ -1,5 +1,5 @@
 /*
- * The engine binaries embedded in the controller (zlib-compressed at build
+ * The engine binaries embedded in the controller (gzip-compressed at build
  * time). Inflated once on first use and kept for the process's life.
  */
 #ifndef FW_ENGINE_IMAGE_H
@@ -11,7 +11,9 @@ struct engine_image {
 	const char *target;		/* "linux-x86_64" */
 	const unsigned char *data;	/* the engine binary */
 	size_t len;
-	char sha256[65];
+	char sha256[65];		/* of data */
+	const unsigned char *gz;	/* the same, gzip-compressed */
+	size_t gz_len;
 };
 
 /*

@@ -23,6 +23,7 @@ struct fleet_opts {
 	const char *remote_dir;		/* parent of work dirs (/tmp) */
 	uint16_t engine_port;		/* first control port to try */
 	long cert_validity_s;		/* per-engine certificates */
+	int compress_engine;		/* ship it gzip-compressed */
 };
 
 /* Fills o with the defaults. */

@@ -3,6 +3,7 @@
  * step touches only its own node and sets step_rc / step_err; the FSM
  * acts on them back on the loop thread.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,11 +81,15 @@ void node_step_connect(void *arg)
 }
 
 /*
- * One exec per node does the pre-inventory checks, ships and verifies the
- * engine, writes the bootstrap file and starts the engine: each SSH exec
- * costs a login shell on the node, so fewer is faster. Exit codes 90-94
- * name the step that failed; stderr says why. `head -c` reads exactly the
- * engine's bytes from stdin; the bootstrap follows.
+ * One exec per node does the pre-inventory checks, ships the engine,
+ * writes the bootstrap file and starts the engine: each SSH exec costs a
+ * login shell on the node, so fewer is faster. `head -c` reads exactly the
+ * engine's bytes from stdin (gzip-compressed with --compress-engine, for
+ * slow links: on a LAN, unpacking costs the node more CPU than the bytes
+ * saved); the bootstrap follows. The length is checked here (a full disk
+ * truncates); the engine reports the sha256 of its own binary in its READY
+ * line and the controller compares it. Exit codes 90-95 name the step
+ * that failed; stderr says why.
  */
 static const char ship_script[] =
 	"umask 077\n"
@@ -95,14 +100,17 @@ static const char ship_script[] =
 	"[ \"$u\" = 0 ] || { echo \"logged in as uid $u, but the engine "
 	"needs root: log in as root or add --sudo\" >&2; exit 91; }\n"
 	"d=%s\n"
+	"unpack() { %s; }\n"
+	"%s"
 	"mkdir -m 700 -- \"$d\" || exit 92\n"
-	"head -c %zu > \"$d/fwfleet-engine\" || exit 93\n"
-	"echo '%s  '\"$d/fwfleet-engine\" | sha256sum -c --status || "
-	"{ echo 'the engine arrived damaged (sha256 mismatch; disk full?)' "
-	">&2; exit 93; }\n"
+	"head -c %zu | unpack > \"$d/fwfleet-engine\" || exit 93\n"
+	"[ \"$(wc -c < \"$d/fwfleet-engine\")\" -eq %zu ] || "
+	"{ echo 'the engine arrived truncated (disk full?)' >&2; exit 93; }\n"
 	"chmod 700 \"$d/fwfleet-engine\" && cat > \"$d/bootstrap\" || "
 	"exit 94\n"
 	"exec \"$d/fwfleet-engine\" start --bootstrap \"$d/bootstrap\"\n";
+
+#define SHIP_NO_GZIP	95
 
 static const char *ship_step(int exit_status)
 {
@@ -112,40 +120,61 @@ static const char *ship_step(int exit_status)
 	case 92: return "cannot create the work directory";
 	case 93: return "cannot ship the engine";
 	case 94: return "cannot write the bootstrap file";
+	case SHIP_NO_GZIP: return "no gzip on the node";
 	}
 	return "cannot start the engine";
 }
 
-static int parse_ready(struct node *n, const char *out)
+/* Parses "READY <port> sha256=<hex>" and checks the engine's hash. */
+static int parse_ready(struct node *n, const struct engine_image *img,
+    const char *out)
 {
+	char line[160], *sha;
 	long port;
-	char line[64];
 
 	if (strncmp(out, "READY ", 6) != 0 ||
-	    fw_snprintf(line, sizeof(line), "%s", out + 6) != 0)
+	    fw_snprintf(line, sizeof(line), "%s", out + 6) != 0 ||
+	    (sha = strstr(line, " sha256=")) == NULL)
 		goto bad;
-	fw_rtrim(line);
+	*sha = '\0';
+	sha += 8;
+	fw_rtrim(sha);
 	if (fw_parse_long(line, 1, 65535, &port) != 0)
 		goto bad;
 	n->engine_port = (uint16_t)port;
+	if (strcmp(sha, img->sha256) != 0) {
+		fw_snprintf(n->step_err, sizeof(n->step_err), "the engine on "
+		    "the node is not the one shipped (sha256 %.64s, expected "
+		    "%s)", sha, img->sha256);
+		return FW_ERR_REMOTE;
+	}
 	return 0;
 bad:
 	fw_snprintf(n->step_err, sizeof(n->step_err), "the engine started "
-	    "but did not report READY (got '%.40s')", out);
+	    "but did not report READY (got '%.60s')", out);
 	return FW_ERR_PROTOCOL;
 }
 
-/* The engine binary then the bootstrap, as one stdin stream. */
-static unsigned char *ship_input(const struct node *n,
-    const struct engine_image *img, size_t *len)
+/* Runs the ship script once, with the engine compressed or not. */
+static int ship_once(struct node *n, const struct engine_image *img,
+    int gz, struct exec_result *res, char *err, size_t errlen)
 {
-	unsigned char *in;
+	struct iovec in[2];
+	char *d = sh_quote(n->workdir), *cmd;
+	int r;
 
-	*len = img->len + n->bootstrap_len;
-	in = xmalloc(*len);
-	memcpy(in, img->data, img->len);
-	memcpy(in + img->len, n->bootstrap, n->bootstrap_len);
-	return in;
+	cmd = xasprintf(ship_script, d, gz ? "gzip -dc" : "cat",
+	    gz ? "command -v gzip >/dev/null || exit 95\n" : "",
+	    gz ? img->gz_len : img->len, img->len);
+	in[0].iov_base = (void *)(uintptr_t)(gz ? img->gz : img->data);
+	in[0].iov_len = gz ? img->gz_len : img->len;
+	in[1].iov_base = n->bootstrap;
+	in[1].iov_len = n->bootstrap_len;
+	r = transport_execv(n->tp, cmd, in, 2, SHIP_TIMEOUT_MS, res, err,
+	    errlen);
+	free(cmd);
+	free(d);
+	return r;
 }
 
 void node_step_prepare(void *arg)
@@ -153,21 +182,21 @@ void node_step_prepare(void *arg)
 	struct node *n = arg;
 	const struct engine_image *img;
 	struct exec_result res = { 0 };
-	unsigned char *in = NULL;
-	char *d = NULL, *cmd = NULL, err[256];
-	size_t inlen = 0;
+	char err[256];
 	int r = FW_ERR_NOT_FOUND;
 
 	if ((img = engine_image_get("linux-x86_64", err, sizeof(err))) == NULL) {
 		fw_snprintf(n->step_err, sizeof(n->step_err), "%s", err);
 		goto out;
 	}
-	d = sh_quote(n->workdir);
-	cmd = xasprintf(ship_script, d, img->len, img->sha256);
-	in = ship_input(n, img, &inlen);
 	n->engine_started = 1;	/* from here on, cleanup must look */
-	r = transport_exec(n->tp, cmd, in, inlen, SHIP_TIMEOUT_MS, &res,
-	    err, sizeof(err));
+	r = ship_once(n, img, fleet_opts(n->fleet)->compress_engine, &res, err,
+	    sizeof(err));
+	if (r == 0 && res.exit_status == SHIP_NO_GZIP) {
+		node_log(n, LOG_LVL_DEBUG, "no gzip: shipping uncompressed");
+		exec_result_free(&res);
+		r = ship_once(n, img, 0, &res, err, sizeof(err));
+	}
 	if (r != 0) {
 		fw_snprintf(n->step_err, sizeof(n->step_err), "cannot ship "
 		    "the engine: %s", err);
@@ -178,20 +207,14 @@ void node_step_prepare(void *arg)
 		    "failed without a message");
 		r = FW_ERR_REMOTE;
 	} else {
-		r = parse_ready(n, res.out);
+		r = parse_ready(n, img, res.out);
 	}
 	if (r == 0)
 		node_log(n, LOG_LVL_DEBUG, "engine up on port %u in %s",
 		    n->engine_port, n->workdir);
 out:
-	if (in != NULL) {
-		explicit_bzero(in + img->len, n->bootstrap_len);
-		free(in);
-	}
 	explicit_bzero(n->bootstrap, n->bootstrap_len);
 	exec_result_free(&res);
-	free(cmd);
-	free(d);
 	n->step_rc = r;
 }
 

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 
 #include "nodes.h"
@@ -65,6 +66,17 @@ int transport_exec(struct transport *t, const char *cmd, const void *in,
  */
 int transport_peer_addr(struct transport *t, struct sockaddr_storage *addr,
     socklen_t *len);
+
+#define TRANSPORT_MAX_IOV 4
+
+/*
+ * Like transport_exec, with stdin gathered from niov (at most
+ * TRANSPORT_MAX_IOV) buffers sent one after the other, so large inputs
+ * need not be copied into one.
+ */
+int transport_execv(struct transport *t, const char *cmd,
+    const struct iovec *in, int niov, int timeout_ms,
+    struct exec_result *res, char *err, size_t errlen);
 
 /* Frees the buffers in res and clears it. */
 void exec_result_free(struct exec_result *res);

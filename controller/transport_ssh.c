@@ -66,8 +66,9 @@ struct outbuf {
 struct exec_io {
 	ssh_channel ch;
 	struct ssh_channel_callbacks_struct cb;
-	const unsigned char *seg[2];	/* stdin: sudo password, then in */
-	size_t seglen[2];
+	/* stdin: the sudo password, then the caller's buffers */
+	const unsigned char *seg[1 + TRANSPORT_MAX_IOV];
+	size_t seglen[1 + TRANSPORT_MAX_IOV];
 	int nseg;
 	int cur;
 	size_t off;
@@ -792,17 +793,27 @@ int transport_exec(struct transport *t, const char *cmd, const void *in,
     size_t inlen, int timeout_ms, struct exec_result *res,
     char *err, size_t errlen)
 {
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)in,
+	    .iov_len = inlen };
+
+	return transport_execv(t, cmd, &iov, 1, timeout_ms, res, err, errlen);
+}
+
+int transport_execv(struct transport *t, const char *cmd,
+    const struct iovec *in, int niov, int timeout_ms,
+    struct exec_result *res, char *err, size_t errlen)
+{
 	struct exec_io io;
 	char *cmdline = NULL, *pwline = NULL;
-	int r = FW_ERR_INVALID;
+	int r = FW_ERR_INVALID, i;
 
 	exec_io_init(&io);
 	if (res != NULL) {
 		memset(res, 0, sizeof(*res));
 		res->exit_status = -1;
 	}
-	if (t == NULL || cmd == NULL || res == NULL ||
-	    (in == NULL && inlen > 0)) {
+	if (t == NULL || cmd == NULL || res == NULL || niov < 0 ||
+	    niov > TRANSPORT_MAX_IOV || (in == NULL && niov > 0)) {
 		errf(err, errlen, "transport_exec: invalid arguments");
 		goto out;
 	}
@@ -814,7 +825,14 @@ int transport_exec(struct transport *t, const char *cmd, const void *in,
 		pwline = xasprintf("%s\n", t->password);
 		exec_io_input(&io, pwline, strlen(pwline));
 	}
-	exec_io_input(&io, in, inlen);
+	for (i = 0; i < niov; i++) {
+		if (in[i].iov_base == NULL && in[i].iov_len > 0) {
+			errf(err, errlen, "transport_exec: invalid arguments");
+			r = FW_ERR_INVALID;
+			goto out;
+		}
+		exec_io_input(&io, in[i].iov_base, in[i].iov_len);
+	}
 	if ((r = exec_run(t, &io, cmdline, timeout_ms, err, errlen)) != 0)
 		goto out;
 	res->exit_status = io.status;

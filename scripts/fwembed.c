@@ -1,6 +1,8 @@
 /*
- * fwembed IN OUT: compresses IN with zlib (level 9) into OUT, for embedding
- * the engine in the controller. A build-time helper only.
+ * fwembed IN OUT: compresses IN into OUT in gzip format (level 9), for
+ * embedding the engine in the controller. gzip rather than raw zlib so the
+ * controller can send the blob as it is and the node unpacks it with
+ * `gzip -dc`. A build-time helper only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,26 @@ static unsigned char *slurp(const char *path, unsigned long *len)
 	return buf;
 }
 
+static int gzip(unsigned char *in, unsigned long in_len, unsigned char *out,
+    unsigned long *out_len)
+{
+	z_stream z = { 0 };
+	int r;
+
+	/* windowBits 15 + 16: a gzip header and trailer. */
+	if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9,
+	    Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	z.next_in = in;
+	z.avail_in = (uInt)in_len;
+	z.next_out = out;
+	z.avail_out = (uInt)*out_len;
+	r = deflate(&z, Z_FINISH);
+	*out_len = z.total_out;
+	deflateEnd(&z);
+	return r == Z_STREAM_END ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long in_len, out_len;
@@ -34,9 +56,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	in = slurp(argv[1], &in_len);
-	out_len = compressBound(in_len);
-	if ((out = malloc(out_len)) == NULL ||
-	    compress2(out, &out_len, in, in_len, 9) != Z_OK) {
+	out_len = compressBound(in_len) + 64;
+	if ((out = malloc(out_len)) == NULL || gzip(in, in_len, out,
+	    &out_len) != 0) {
 		fprintf(stderr, "fwembed: compression failed\n");
 		return 1;
 	}

@@ -2,6 +2,7 @@
 # testbed.sh - a test fleet of Linux "nodes" made of network namespaces.
 #
 #   testbed.sh up N DIR [--prefix P] [--ipv6-only K]... [--hw-dir D] [--profile NAME]...
+#                       [--host-shell-rc]
 #   testbed.sh down DIR
 #   testbed.sh exec DIR CMD...
 #   testbed.sh status DIR
@@ -21,6 +22,18 @@
 # tests/fixtures/hw of this source tree), or only those named by --profile,
 # are copied round-robin into node$i/root; sessions on the node see
 # FWFLEET_SYSROOT=DIR/node$i/root.
+#
+# Shell start-up: every SSH exec on a node runs root's login shell, and bash
+# reads /root/.bashrc even for non-interactive commands started by sshd. A
+# development machine's /root/.bashrc can be heavy (this VM image's runs
+# `pyenv init`: about 140 ms of CPU per exec), which a production server's
+# is not. So each node's sshd runs in its own mount namespace with Debian's
+# stock root .bashrc (/usr/share/base-files/dot.bashrc) bind-mounted over
+# /root/.bashrc; --host-shell-rc keeps the host's instead.
+#
+# Names: DIR/hosts maps node$i to its address and is installed as
+# /etc/netns/<controller ns>/hosts, which `ip netns exec` shows as
+# /etc/hosts inside the controller namespace, so nodes can be reached by name.
 #
 # Must run as root. Only 198.18.0.0/16 and 2001:db8:f00d::/64 are used, and
 # only inside the namespaces this script creates.
@@ -138,6 +151,8 @@ do_down() {
 		done
 		ip netns del "$ns" 2>/dev/null || ! ns_exists "$ns" ||
 			warn "could not delete namespace $ns"
+		# the controller namespace's /etc/hosts (see "Names" above)
+		case $ns in *c) rm -rf "/etc/netns/$ns" ;; esac
 	done
 
 	# 4. the state directory
@@ -187,9 +202,10 @@ wait_all() {
 }
 
 do_up() {
-	local n='' dir='' prefix=fwf hw_dir='' profiles=() v6only=()
+	local n='' dir='' prefix=fwf hw_dir='' profiles=() v6only=() host_rc=0
 	while [ $# -gt 0 ]; do
 		case $1 in
+		--host-shell-rc) host_rc=1; shift ;;
 		--prefix) [ $# -ge 2 ] || usage; prefix=$2; shift 2 ;;
 		--prefix=*) prefix=${1#*=}; shift ;;
 		--ipv6-only) [ $# -ge 2 ] || usage; v6only+=("$2"); shift 2 ;;
@@ -378,7 +394,15 @@ do_up() {
 			echo "Subsystem sftp internal-sftp"
 			echo "SetEnv FWFLEET_SYSROOT=$nd/root"
 		} >"$nd/sshd_config"
-		ip netns exec "${prefix}n$i" "$SSHD" -f "$nd/sshd_config" -E "$nd/sshd.log" &
+		if [ "$host_rc" = 0 ] && [ -f /root/.bashrc ] &&
+			[ -f /usr/share/base-files/dot.bashrc ]; then
+			# ip netns exec gives the command its own mount namespace.
+			ip netns exec "${prefix}n$i" sh -c \
+				'mount --bind /usr/share/base-files/dot.bashrc /root/.bashrc && exec "$@"' \
+				sh "$SSHD" -f "$nd/sshd_config" -E "$nd/sshd.log" &
+		else
+			ip netns exec "${prefix}n$i" "$SSHD" -f "$nd/sshd_config" -E "$nd/sshd.log" &
+		fi
 		jobs+=($!)
 	done
 	local bad=0
@@ -435,7 +459,21 @@ do_up() {
 			node_v6 "$i" >>"$dir/nodes.txt"
 		fi
 		echo "$(node_v6 "$i") $pub" >>"$dir/known_hosts"
+		echo "node$i $pub" >>"$dir/known_hosts"
 	done
+	{
+		echo "127.0.0.1 localhost"
+		echo "::1 localhost"
+		for ((i = 1; i <= n; i++)); do
+			if [ -n "${is_v6only[$i]:-}" ]; then
+				echo "$(node_v6 "$i") node$i"
+			else
+				echo "$(node_v4 "$i") node$i"
+			fi
+		done
+	} >"$dir/hosts"
+	mkdir -p "/etc/netns/$cns"
+	cp "$dir/hosts" "/etc/netns/$cns/hosts"
 	{
 		echo "# fwfleet testbed; source this file"
 		printf 'TB_DIR=%q\n' "$dir"

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -158,11 +159,35 @@ static int setup(void **state)
 	return 0;
 }
 
+/* Stops any engine still running in our chroot (a failed test's). */
+static void kill_chroot_engines(const char *root)
+{
+	char link[300], target[512];
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	ssize_t n;
+
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(link, sizeof(link), "/proc/%s/root", de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, root, strlen(root)) == 0)
+			kill((pid_t)strtol(de->d_name, NULL, 10), SIGKILL);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 	char cmd[600];
 
+	kill_chroot_engines(fx->root);
 	snprintf(cmd, sizeof(cmd), "rm -rf -- %s", fx->root);
 	(void)!system(cmd);
 	free(fx->ca_pem);
@@ -174,10 +199,23 @@ static int teardown(void **state)
 	return 0;
 }
 
+static const char *engine_sha256(void)
+{
+	static char hex[65];
+	char *data;
+	size_t len;
+
+	assert_int_equal(fw_read_file(getenv("FWFLEET_ENGINE"), 256u << 20,
+	    &data, &len), 0);
+	fw_sha256_hex(data, len, hex);
+	free(data);
+	return hex;
+}
+
 /* Starts the engine in the chroot; returns its READY port. */
 static uint16_t start_engine(struct fixture *fx)
 {
-	char boot[256], exe[256], line[128] = "";
+	char boot[256], exe[256], line[160] = "", *sha;
 	int pfd[2], status;
 	pid_t pid;
 	ssize_t n;
@@ -207,6 +245,11 @@ static uint16_t start_engine(struct fixture *fx)
 	assert_true(n > 6);
 	assert_memory_equal(line, "READY ", 6);
 	fw_rtrim(line);
+	/* "READY <port> sha256=<hash of the engine's own binary>" */
+	sha = strstr(line, " sha256=");
+	assert_non_null(sha);
+	*sha = '\0';
+	assert_string_equal(sha + 8, engine_sha256());
 	assert_int_equal(fw_parse_long(line + 6, 1, 65535, &port), 0);
 	return (uint16_t)port;
 }

@@ -31,7 +31,8 @@ check_clean() {
 		! -name 'fwfleet-chroot-*' 2>/dev/null || true)
 	[ -z "$left" ] || fail "work directories left behind: $left"
 	# Zombies are exited processes that this VM's PID 1 has not reaped yet.
-	live=$(ps -C fwfleet-engine -o stat=,pid=,args= | awk '$1 !~ /^Z/' || true)
+	live=$(ps -C fwfleet-engine -o stat=,pid=,args= |
+		awk '$1 !~ /^Z/ && $3 ~ /^\/tmp\/fwfleet-/' || true)
 	[ -z "$live" ] || fail "an engine process is still running: $live"
 	for i in 1 2 3 4; do
 		snapshot_node "$i" "$SCRATCH/after.$i"

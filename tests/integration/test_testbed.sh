@@ -71,7 +71,17 @@ assert_contains "$ini" "ansible_user=root" "nodes.ini"
 assert_contains "$ini" "ansible_ssh_private_key_file=$TB_DIR/id_ed25519" "nodes.ini"
 assert_eq "198.18.0.11 198.18.0.12 2001:db8:f00d::13" "$(echo $(cat "$TB_DIR/nodes.txt"))" "nodes.txt"
 kh=$(cat "$TB_DIR/known_hosts")
-assert_eq 5 "$(grep -c . <<<"$kh")" "known_hosts lines"
+# one line per address, and one per node name (see /etc/netns hosts below)
+assert_eq 8 "$(grep -c . <<<"$kh")" "known_hosts lines"
+for i in 1 2 3; do
+	grep -q "^node$i ssh-ed25519 " <<<"$kh" || fail "no known_hosts line for node$i"
+done
+# node names resolve in the controller namespace, to each node's address
+assert_eq "198.18.0.11" "$(tb_exec getent hosts node1 | awk '{print $1}')" "node1 by name"
+assert_eq "2001:db8:f00d::13" "$(tb_exec getent hosts node3 | awk '{print $1}')" "node3 by name"
+# sessions on a node get Debian's stock root .bashrc, not this host's
+node_ssh 1 'cmp -s /root/.bashrc /usr/share/base-files/dot.bashrc' ||
+	fail "node1's sshd does not see the stock root .bashrc"
 for a in 198.18.0.11 2001:db8:f00d::11 198.18.0.12 2001:db8:f00d::12 2001:db8:f00d::13; do
 	grep -q "^$a ssh-ed25519 AAAA" <<<"$kh" || fail "known_hosts has no key for $a"
 done
@@ -201,7 +211,8 @@ for p in $session_pids; do
 	pid_is_sshd "$p" && fail "ssh session process $p still running after down"
 done
 [ ! -e "$TB_DIR" ] || fail "$TB_DIR left after down"
-pass "down removes namespaces, sshds and the directory"
+[ ! -e "/etc/netns/${TB_PREFIX}c" ] || fail "/etc/netns/${TB_PREFIX}c left after down"
+pass "down removes namespaces, sshds, /etc/netns entries and the directory"
 
 "$TESTBED" down "$TB_DIR" || fail "second down failed"
 pass "down twice is fine"
