@@ -26,9 +26,16 @@ static int pki_init_exec(const struct global_opts *g, int argc, char **argv)
 		    "%s\n", g->state_dir);
 		return EXIT_FW_FAILURE;
 	}
-	if ((r = pki_ca_init(dir, force, err, sizeof(err))) != 0) {
+	r = pki_ca_init(dir, force, err, sizeof(err));
+	if (r == FW_ERR_EXISTS) {
+		/* Idempotent: an existing CA is kept, never replaced silently. */
+		printf("the controller CA in %s already exists; kept it "
+		    "(--force replaces it)\n", dir);
+		return EXIT_FW_OK;
+	}
+	if (r != 0) {
 		fprintf(stderr, "fwfleet: %s\n", err);
-		return r == FW_ERR_EXISTS ? EXIT_FW_BAD_PARAM : EXIT_FW_FAILURE;
+		return EXIT_FW_FAILURE;
 	}
 	printf("created the controller CA in %s\n", dir);
 	return EXIT_FW_OK;
@@ -40,6 +47,8 @@ const struct command cmd_pki_init = {
 	.usage = "usage: fwfleet pki init [--force]\n\n"
 	    "Creates the CA (ca.key, 0600, and ca.crt) in STATE_DIR/pki. Each\n"
 	    "session then issues short-lived certificates from it for the\n"
-	    "controller and each engine. --force replaces an existing CA.\n",
+	    "controller and each engine. An existing CA is kept; --force\n"
+	    "replaces it (engines and agents issued from the old one stop\n"
+	    "being trusted).\n",
 	.exec = pki_init_exec,
 };
