@@ -149,6 +149,32 @@ assert_contains "$out" "$NODE_V4_2: ok"
 [ "$took" -le 10 ] || fail "unreachable node took ${took}s (connect timeout 2s)"
 pass "unreachable node failed in ${took}s"
 
+# 6b. Host names (resolved in the controller namespace) and a link-local
+#     IPv6 address with a zone, bare and bracketed with a port.
+out=$(fw inventory -t node1,node3 -i "$TB_KEY" "${KH[@]}" 2>&1) ||
+	fail "inventory by host name: $out"
+assert_contains "$out" "node1: ok"
+assert_contains "$out" "node3: ok"
+assert_contains "$out" "serial FWF0003"
+ll=''
+for ((k = 0; k < 50; k++)); do	# DAD of the link-local address: bounded 5 s
+	ll=$(ip -n "$NODE_NS_2" -6 -o addr show dev eth0 scope link |
+		awk '!/tentative/ { sub("/.*", "", $4); print $4 }')
+	[ -n "$ll" ] && break
+	sleep 0.1
+done
+[ -n "$ll" ] || fail "node2 has no usable link-local address"
+zone=${TB_PREFIX}br
+cp "$TB_KNOWN_HOSTS" "$SCRATCH/kh.ll"
+out=$(fw inventory -t "$ll%$zone" -i "$TB_KEY" --known-hosts "$SCRATCH/kh.ll" \
+	--accept-new-host-keys --json 2>&1) || fail "link-local inventory: $out"
+assert_contains "$out" '"serial": "FWF0002"'
+out=$(fw inventory -t "[$ll%$zone]:22" -i "$TB_KEY" --known-hosts "$SCRATCH/kh.ll" 2>&1) ||
+	fail "bracketed link-local inventory: $out"
+assert_contains "$out" "serial FWF0002"
+check_clean "names and link-local"
+pass "host names and link-local $ll%$zone (bare and [..]:22)"
+
 # 7. Bad parameters exit 254 with a message.
 rc=0
 fw inventory -t "[2001:db8::1" "${KH[@]}" >"$SCRATCH/bad.txt" 2>&1 || rc=$?
