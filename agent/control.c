@@ -28,6 +28,7 @@
 struct conn {
 	struct engine *e;
 	struct bufferevent *bev;
+	struct event *deadline;	/* until Hello: a fixed handshake deadline */
 	int slot;
 	int hello_done;
 	int stop_after_flush;	/* Shutdown answered: stop once it is sent */
@@ -36,13 +37,24 @@ struct conn {
 
 static void conn_close(struct conn *c, const char *why)
 {
+	struct engine *e;
+	int stop;
+
 	if (c == NULL)
 		return;
 	if (why != NULL)
 		log_info("control connection closed: %s", why);
-	c->e->conns[c->slot] = NULL;
+	e = c->e;
+	/* Shutdown was asked for: stop even if the reply could not be sent
+	 * (the work directory, and its pid file, are gone already). */
+	stop = c->stop_after_flush;
+	e->conns[c->slot] = NULL;
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	bufferevent_free(c->bev);
 	free(c);
+	if (stop)
+		engine_stop(e, 1, "shutdown requested by the controller");
 }
 
 void control_close_all(struct engine *e)
@@ -112,7 +124,10 @@ static int handle_hello(struct conn *c, uint32_t id, const Fwfleet__Hello *h)
 	m.msg_case = FWFLEET__ENGINE_MSG__MSG_HELLO;
 	m.hello = &me;
 	c->hello_done = 1;
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	if (c->deadline != NULL) {
+		event_free(c->deadline);
+		c->deadline = NULL;
+	}
 	return reply(c, &m);
 }
 
@@ -250,7 +265,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
 	if (c->stop_after_flush)
-		engine_stop(c->e, 0, "shutdown requested by the controller");
+		conn_close(c, "shutdown reply sent");
 	else if (c->closing != NULL)
 		conn_close(c, c->closing);
 }
@@ -271,11 +286,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_ERROR) {
 		tls_drain_errors(err, sizeof(err));
 		conn_close(c, err[0] ? err : strerror(errno));
-	} else if (what & BEV_EVENT_TIMEOUT) {
-		conn_close(c, "handshake timed out");
 	} else if (what & BEV_EVENT_EOF) {
 		conn_close(c, "closed by peer");
 	}
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	conn_close(arg, "no Hello within the handshake deadline");
 }
 
 void control_accept(struct engine *e, int fd)
@@ -305,7 +323,11 @@ void control_accept(struct engine *e, int fd)
 	}
 	e->conns[slot] = c;
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, FW_MSG_MAX + 4);
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-	bufferevent_set_timeouts(c->bev, &hs, NULL);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* A peer that trickles bytes must not hold a slot for ever. */
+	c->deadline = evtimer_new(e->base, on_deadline, c);
+	if (c->deadline != NULL)
+		evtimer_add(c->deadline, &hs);
 }

@@ -145,14 +145,32 @@ void engine_stop(struct engine *e, int remove_workdir, const char *why)
 	event_base_loopexit(e->base, NULL);
 }
 
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+
+	event_add(e->listen_ev, NULL);
+}
+
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
+	struct timeval one_s = { 1, 0 };
 	int cfd;
 
-	if ((cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) < 0)
+	if ((cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		control_accept(e, cfd);
 		return;
-	control_accept(e, cfd);
+	}
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM) {
+		/* Out of descriptors: the listener would fire at once again;
+		 * pause it for a second instead of spinning. */
+		log_warn("cannot accept: %s; pausing 1 s", strerror(errno));
+		event_del(e->listen_ev);
+		event_base_once(e->base, -1, EV_TIMEOUT, on_accept_resume, e,
+		    &one_s);
+	}
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)

@@ -14,17 +14,21 @@
 #include "err.h"
 #include "util.h"
 
+/*
+ * Points fds 0-2 at /dev/null, or at "/" (read-only; writes fail) where
+ * there is no /dev/null, as in an empty chroot: they must stay occupied,
+ * or the next socket would get fd 2 and stray writes would land in it.
+ */
 static void redirect_stdio(void)
 {
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int fd = open("/dev/null", O_RDWR);
 	int i;
 
-	for (i = 0; i < 3; i++) {
-		if (fd >= 0)
+	if (fd < 0)
+		fd = open("/", O_RDONLY | O_DIRECTORY);
+	for (i = 0; i < 3; i++)
+		if (fd >= 0 && fd != i)
 			dup2(fd, i);
-		else
-			close(i);
-	}
 	if (fd > 2)
 		close(fd);
 }
@@ -59,6 +63,7 @@ int platform_detach(const char *ready_line, int timeout_ms, int *ready_fd)
 	if (pid > 0) {
 		close(pfd[1]);
 		if (wait_ready(pfd[0], timeout_ms) != 0) {
+			kill(pid, SIGTERM);	/* it removes its work dir */
 			fprintf(stderr, "fwfleet-engine: the engine did not "
 			    "start; see its log in the work directory\n");
 			_exit(1);
@@ -92,7 +97,8 @@ int platform_remove_workdir(const char *path)
 	base = strrchr(path, '/') + 1;
 	if (strncmp(base, "fwfleet-", 8) != 0 || strstr(path, "/../") != NULL)
 		return FW_ERR_INVALID;
-	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 &&
+	/* FTW_MOUNT: never descend into something mounted inside. */
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0 &&
 	    errno != ENOENT)
 		return FW_ERR_SYSTEM;
 	return 0;

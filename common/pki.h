@@ -30,6 +30,19 @@ int pki_issue(EVP_PKEY *ca_key, X509 *ca_cert, const char *cn,
     const char *const *sans, long valid_seconds, EVP_PKEY **key_out,
     X509 **cert_out, char *err, size_t errlen);
 
+/*
+ * What a leaf certificate may be used for (extendedKeyUsage). fwfleet
+ * issues engines PKI_ROLE_SERVER and the controller PKI_ROLE_CLIENT, so an
+ * engine's key cannot pose as the controller to another engine: OpenSSL's
+ * default purpose check refuses a server-only certificate from a client.
+ */
+enum pki_role { PKI_ROLE_ANY, PKI_ROLE_SERVER, PKI_ROLE_CLIENT };
+
+/* pki_issue with the extendedKeyUsage of role. */
+int pki_issue_role(EVP_PKEY *ca_key, X509 *ca_cert, enum pki_role role,
+    const char *cn, const char *const *sans, long valid_seconds,
+    EVP_PKEY **key_out, X509 **cert_out, char *err, size_t errlen);
+
 /* PEM encodings into a malloc'd NUL-terminated buffer; caller frees
  * (keys with OPENSSL_clear_free or explicit_bzero + free). */
 int pki_cert_to_pem(X509 *cert, char **pem, size_t *len);

@@ -39,6 +39,9 @@ int fw_parse_long(const char *s, long min, long max, long *out);
 /* Writes the lowercase hex sha256 of data (65 bytes with NUL) into hex. */
 void fw_sha256_hex(const void *data, size_t len, char hex[65]);
 
+/* Single-quotes s for /bin/sh ('it'\''s'); caller frees. */
+char *fw_sh_quote(const char *s);
+
 /* Trims trailing whitespace and newlines in place. */
 void fw_rtrim(char *s);
 

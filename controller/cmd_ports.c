@@ -14,6 +14,7 @@ static int ports_exec(const struct global_opts *g, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	long ssh = FW_SSH_PORT, engine = FW_ENGINE_PORT, https = FW_HTTPS_PORT;
+	char ssh_s[32], engine_s[48], https_s[32];
 	long *dst;
 	int ch;
 
@@ -25,15 +26,17 @@ static int ports_exec(const struct global_opts *g, int argc, char **argv)
 			return EXIT_FW_BAD_PARAM;
 		}
 	}
+	snprintf(ssh_s, sizeof(ssh_s), "%ld/tcp", ssh);
+	snprintf(engine_s, sizeof(engine_s), "%ld/tcp (or next free)", engine);
+	snprintf(https_s, sizeof(https_s), "%ld/tcp", https);
 	printf("%-22s %-18s %s\n", "PORT", "DIRECTION", "WHAT");
-	printf("%-22s %-18s %s\n", xasprintf("%ld/tcp", ssh),
+	printf("%-22s %-18s %s\n", ssh_s,
 	    "controller -> node", "SSH (Linux, and Windows OpenSSH)");
 	printf("%-22s %-18s %s\n", "445/tcp", "controller -> node",
 	    "SMB admin$ (Windows, where used)");
-	printf("%-22s %-18s %s\n",
-	    xasprintf("%ld/tcp (or next free)", engine), "controller -> node",
+	printf("%-22s %-18s %s\n", engine_s, "controller -> node",
 	    "engine control channel, mutual TLS");
-	printf("%-22s %-18s %s\n", xasprintf("%ld/tcp", https),
+	printf("%-22s %-18s %s\n", https_s,
 	    "node -> controller",
 	    "HTTPS: payload chunks and status pushes, mutual TLS");
 	return EXIT_FW_OK;

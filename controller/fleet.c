@@ -35,6 +35,7 @@ struct fleet {
 	size_t next;		/* next node to start */
 	size_t running;
 	size_t done;
+	int scheduling;		/* inside fleet_start_more */
 	int interrupted;
 	struct node_result *results;
 	char **addrs;
@@ -88,12 +89,19 @@ void fleet_submit(struct fleet *f, struct node *n, void (*step)(void *))
 
 static void fleet_start_more(struct fleet *f)
 {
+	/* A node can end while being started (cancelled at once): the outer
+	 * call goes on starting nodes, so nested calls return, and the
+	 * stack stays flat however many nodes there are. */
+	if (f->scheduling)
+		return;
+	f->scheduling = 1;
 	while (f->running < (size_t)f->opts.parallel && f->next < f->n_nodes) {
 		struct node *n = &f->nodes[f->next++];
 
 		f->running++;
 		node_fsm(n, f->interrupted ? NEV_ABORT : NEV_START);
 	}
+	f->scheduling = 0;
 	if (f->done == f->n_nodes)
 		event_base_loopexit(f->base, NULL);
 }
@@ -156,8 +164,8 @@ int fleet_issue_engine_cert(struct fleet *f, struct node *n)
 	sans_for(n, f->session_id, san_host, sizeof(san_host), san_uri,
 	    sizeof(san_uri));
 	fw_snprintf(cn, sizeof(cn), "fwfleet-engine %s", n->spec->addr.host);
-	if ((r = pki_issue(f->ca_key, f->ca_cert, cn, sans,
-	    f->opts.cert_validity_s, &key, &cert, n->step_err,
+	if ((r = pki_issue_role(f->ca_key, f->ca_cert, PKI_ROLE_SERVER, cn,
+	    sans, f->opts.cert_validity_s, &key, &cert, n->step_err,
 	    sizeof(n->step_err))) != 0)
 		goto out;
 	if ((r = pki_cert_to_pem(cert, &cert_pem, &cert_len)) != 0 ||
@@ -216,8 +224,8 @@ static int make_session(struct fleet *f, const char *pki_dir, char *err,
 	fw_snprintf(san_uri, sizeof(san_uri), "URI:%s%s",
 	    TLS_SESSION_URI_PREFIX, f->session_id);
 	fw_snprintf(cn, sizeof(cn), "fwfleet-controller %s", f->session_id);
-	if ((r = pki_issue(f->ca_key, f->ca_cert, cn, sans,
-	    f->opts.cert_validity_s, &key, &cert, err, errlen)) != 0)
+	if ((r = pki_issue_role(f->ca_key, f->ca_cert, PKI_ROLE_CLIENT, cn,
+	    sans, f->opts.cert_validity_s, &key, &cert, err, errlen)) != 0)
 		goto out;
 	if ((r = pki_cert_to_pem(f->ca_cert, &f->ca_pem, &f->ca_pem_len)) != 0 ||
 	    (r = pki_cert_to_pem(cert, &cert_pem, &cert_len)) != 0 ||
@@ -296,6 +304,12 @@ int fleet_inventory(const struct fleet_opts *o, const struct node_list *nodes,
 	int r;
 
 	*out = NULL;
+	/* Until the loop's handlers are in place, Ctrl-C simply ends us:
+	 * no node has been touched yet (and an inherited SIG_IGN must not
+	 * swallow it). */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	accept_signals();
 	f->opts = *o;
 	if (f->opts.parallel < 1)
 		f->opts.parallel = 1;

@@ -80,6 +80,10 @@ static void node_close(struct node *n)
 
 static void node_cleanup(struct node *n)
 {
+	/* A failure can be reported twice (a connect error both returned and
+	 * raised as an event); clean up once. */
+	if (n->state == NODE_CLEANING || n->state == NODE_DONE)
+		return;
 	node_control_close(n);
 	if (n->tp == NULL) {
 		node_close(n);
@@ -137,6 +141,17 @@ static void on_reply(struct node *n)
 	case TALK_HELLO:
 		if (r->msg_case != FWFLEET__ENGINE_MSG__MSG_HELLO)
 			break;
+		if (r->hello->protocol_version != FW_PROTOCOL_VERSION ||
+		    strcmp(r->hello->session_id,
+		    fleet_session_id(n->fleet)) != 0) {
+			fw_snprintf(msg, sizeof(msg), "the engine speaks "
+			    "protocol %u for session '%.32s' (want %u, %s)",
+			    r->hello->protocol_version, r->hello->session_id,
+			    FW_PROTOCOL_VERSION, fleet_session_id(n->fleet));
+			node_fail(n, msg);
+			node_cleanup(n);
+			return;
+		}
 		node_log(n, LOG_LVL_DEBUG, "engine %s, protocol %u",
 		    r->hello->software_version, r->hello->protocol_version);
 		send_request(n, n->aborted ? TALK_SHUTDOWN : TALK_INVENTORY);
@@ -188,7 +203,7 @@ static void fsm_step_done(struct node *n, enum node_event ev)
 	}
 	/* PREPARING done: the engine is up. */
 	node_set_state(n, NODE_TALKING);
-	if (node_control_open(n) != 0) {
+	if (node_control_open(n) != 0 && n->state == NODE_TALKING) {
 		node_fail(n, n->step_err);
 		node_cleanup(n);
 	}

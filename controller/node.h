@@ -76,6 +76,7 @@ struct node {
 	struct event *timer;
 	enum talk_phase phase;
 	uint32_t next_id;
+	uint32_t inflight_id;		/* the request awaiting its reply */
 	Fwfleet__EngineMsg *reply;	/* the message being handled */
 
 	/* Outcome. */

@@ -49,20 +49,30 @@ static void on_read(struct bufferevent *bev, void *arg)
 	Fwfleet__EngineMsg *msg;
 	int r;
 
-	/* One request in flight: at most one reply to handle. */
-	r = proto_recv_engine(bufferevent_get_input(bev), &msg);
-	if (r == FW_ERR_AGAIN)
-		return;
-	if (r != 0) {
-		channel_failed(n, "bad message from the engine",
-		    fw_strerror(r));
-		return;
+	/* Handle every complete frame, as long as the channel that read them
+	 * is still the node's (a reply may end the talk). */
+	while (n->bev == bev) {
+		r = proto_recv_engine(bufferevent_get_input(bev), &msg);
+		if (r == FW_ERR_AGAIN)
+			return;
+		if (r != 0) {
+			channel_failed(n, "bad message from the engine",
+			    fw_strerror(r));
+			return;
+		}
+		if (msg->id != n->inflight_id) {
+			fwfleet__engine_msg__free_unpacked(msg, NULL);
+			channel_failed(n, "the engine sent a reply nobody "
+			    "asked for", "");
+			return;
+		}
+		evtimer_del(n->timer);
+		n->inflight_id = 0;
+		n->reply = msg;
+		node_fsm(n, NEV_REPLY);
+		n->reply = NULL;
+		fwfleet__engine_msg__free_unpacked(msg, NULL);
 	}
-	evtimer_del(n->timer);
-	n->reply = msg;
-	node_fsm(n, NEV_REPLY);
-	n->reply = NULL;
-	fwfleet__engine_msg__free_unpacked(msg, NULL);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -124,10 +134,14 @@ int node_control_open(struct node *n)
 		return FW_ERR_NOMEM;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(n->bev, 1);
+	/* Read no more than one whole frame ahead. */
+	bufferevent_setwatermark(n->bev, EV_READ, 0, FW_MSG_MAX + 4);
 	bufferevent_setcb(n->bev, on_read, NULL, on_event, n);
 	bufferevent_enable(n->bev, EV_READ | EV_WRITE);
 	set_port(n, &ss);
 	arm_timer(n);
+	/* An immediate failure is also raised through on_event, which
+	 * reports it; the caller's cleanup is then a no-op. */
 	if (bufferevent_socket_connect(n->bev, (struct sockaddr *)&ss,
 	    (int)n->peer_len) != 0) {
 		fw_snprintf(n->step_err, sizeof(n->step_err), "cannot connect "
@@ -143,6 +157,7 @@ int node_control_send(struct node *n, Fwfleet__ControllerMsg *msg)
 	int r;
 
 	msg->id = n->next_id++;
+	n->inflight_id = msg->id;
 	if ((r = proto_send_controller(bufferevent_get_output(n->bev),
 	    msg)) != 0)
 		return r;

@@ -18,29 +18,6 @@
 #define SHIP_TIMEOUT_MS		120000
 #define CLEANUP_TIMEOUT_MS	30000
 
-/* Single-quotes s for /bin/sh. Caller frees. */
-static char *sh_quote(const char *s)
-{
-	size_t n = 2, i, j = 0;
-	char *q;
-
-	for (i = 0; s[i]; i++)
-		n += s[i] == '\'' ? 4 : 1;
-	q = xmalloc(n + 1);
-	q[j++] = '\'';
-	for (i = 0; s[i]; i++) {
-		if (s[i] == '\'') {
-			memcpy(q + j, "'\\''", 4);
-			j += 4;
-		} else {
-			q[j++] = s[i];
-		}
-	}
-	q[j++] = '\'';
-	q[j] = '\0';
-	return q;
-}
-
 /* Runs cmd; a non-zero exit becomes FW_ERR_REMOTE with what/stderr. */
 static int run(struct node *n, const char *what, const char *cmd,
     const void *in, size_t inlen, int timeout_ms, struct exec_result *res)
@@ -160,7 +137,7 @@ static int ship_once(struct node *n, const struct engine_image *img,
     int gz, struct exec_result *res, char *err, size_t errlen)
 {
 	struct iovec in[2];
-	char *d = sh_quote(n->workdir), *cmd;
+	char *d = fw_sh_quote(n->workdir), *cmd;
 	int r;
 
 	cmd = xasprintf(ship_script, d, gz ? "gzip -dc" : "cat",
@@ -249,7 +226,7 @@ void node_step_cleanup(void *arg)
 	/* An engine that confirmed removing its work directory is exiting
 	 * by itself: no need for another exec. */
 	if (n->workdir[0] != '\0' && n->engine_started) {
-		d = sh_quote(n->workdir);
+		d = fw_sh_quote(n->workdir);
 		cmd = xasprintf(cleanup_script, d);
 		n->step_rc = run(n, "cleanup failed", cmd, NULL, 0,
 		    CLEANUP_TIMEOUT_MS, &res);

@@ -24,30 +24,35 @@ void secret_free(char *s)
 
 int secret_from_file(const char *path, char **out, char *err, size_t errlen)
 {
+	char buf[SECRET_MAX + 1];
 	struct stat st;
-	char *buf = NULL, *nl;
-	size_t len;
-	int r;
+	ssize_t n = 0, got;
+	int fd, r = FW_ERR_SYSTEM;
 
 	*out = NULL;
-	if (stat(path, &st) != 0) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
 		fw_snprintf(err, errlen, "cannot read password file %s: %s",
 		    path, strerror(errno));
-		return FW_ERR_SYSTEM;
+		goto out;
 	}
 	if (st.st_mode & 077) {
 		fw_snprintf(err, errlen, "password file %s is readable by "
 		    "others; chmod 600 it", path);
-		return FW_ERR_INVALID;
+		r = FW_ERR_INVALID;
+		goto out;
 	}
-	if ((r = fw_read_file(path, SECRET_MAX, &buf, &len)) != 0) {
-		fw_snprintf(err, errlen, "cannot read password file %s", path);
-		return r;
-	}
-	if ((nl = strpbrk(buf, "\r\n")) != NULL)
-		*nl = '\0';
-	*out = buf;
-	return 0;
+	while (n < SECRET_MAX && (got = read(fd, buf + n,
+	    (size_t)(SECRET_MAX - n))) > 0)
+		n += got;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	*out = xstrdup(buf);
+	r = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
 int secret_prompt(const char *prompt, char **out, char *err, size_t errlen)

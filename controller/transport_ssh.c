@@ -180,8 +180,12 @@ static int session_setup(struct transport *t, const char *hostzone,
 	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout_s) < 0 ||
 	    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, known_hosts) < 0 ||
 	    ssh_options_set(s, SSH_OPTIONS_NODELAY, &nodelay) < 0) {
+		const char *why = ssh_get_error(s);
+
+		/* libssh gives no text for a zone naming no interface. */
 		errf(err, errlen, "cannot set SSH options for %s: %s",
-		    t->host, ssh_get_error(s));
+		    t->host, why[0] ? why : "bad host, or a %zone that names "
+		    "no interface on this machine");
 		return FW_ERR_SSH;
 	}
 	return 0;
@@ -715,36 +719,13 @@ out:
 	return r;
 }
 
-/* 'cmd' for sh, with each ' written as '\''. */
-static char *sh_quote(const char *s)
-{
-	size_t n = 3, i;
-	char *q, *p;
-
-	for (i = 0; s[i] != '\0'; i++)
-		n += s[i] == '\'' ? 4 : 1;
-	p = q = xmalloc(n);
-	*p++ = '\'';
-	for (; *s != '\0'; s++) {
-		if (*s == '\'') {
-			memcpy(p, "'\\''", 4);
-			p += 4;
-		} else {
-			*p++ = *s;
-		}
-	}
-	*p++ = '\'';
-	*p = '\0';
-	return q;
-}
-
 static char *sudo_wrap(enum sudo_mode mode, const char *cmd)
 {
 	char *q, *line;
 
 	if (mode == SUDO_NONE)
 		return xstrdup(cmd);
-	q = sh_quote(cmd);
+	q = fw_sh_quote(cmd);
 	/* -k: sudo must read the password even with cached credentials. */
 	if (mode == SUDO_PASS)
 		line = xasprintf("sudo -S -k -p '' -- sh -c %s", q);

@@ -29,7 +29,8 @@ struct workq {
 	pthread_t *threads;
 	int nthreads;
 	int max_threads;
-	int idle;
+	int idle;		/* threads waiting for work */
+	int queued;		/* jobs not yet taken by a thread */
 	int stopping;
 	int pending;
 };
@@ -71,6 +72,7 @@ static void *worker_main(void *arg)
 		if (wq->stopping)
 			break;
 		j = jobq_pop(&wq->todo);
+		wq->queued--;
 		pthread_mutex_unlock(&wq->lock);
 		j->work(j->arg);
 		pthread_mutex_lock(&wq->lock);
@@ -122,7 +124,10 @@ void workq_submit(struct workq *wq, workq_fn work, workq_fn done, void *arg)
 	wq->pending++;
 	pthread_mutex_lock(&wq->lock);
 	jobq_push(&wq->todo, j);
-	if (wq->idle == 0 && wq->nthreads < wq->max_threads) {
+	wq->queued++;
+	/* A thread that was signalled still counts as idle until it wakes,
+	 * so compare with the jobs waiting, not just "anyone idle". */
+	if (wq->queued > wq->idle && wq->nthreads < wq->max_threads) {
 		if (pthread_create(&wq->threads[wq->nthreads], NULL,
 		    worker_main, wq) != 0)
 			fatal("cannot start a worker thread");

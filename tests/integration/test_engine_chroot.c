@@ -2,7 +2,7 @@
  * The static engine in an empty chroot holding only the binary and its
  * bootstrap file: it starts, detaches, prints READY, serves Hello,
  * Inventory, Diag and Shutdown over mutual TLS, refuses clients from the
- * wrong CA or session, and removes its work directory on Shutdown and
+ * wrong CA or session or with an engine's certificate, and removes its work directory on Shutdown and
  * when its idle watchdog fires. Needs root (chroot).
  */
 #include <arpa/inet.h>
@@ -62,10 +62,10 @@ static char *pem_key(EVP_PKEY *k, size_t *len)
 	return p;
 }
 
-/* Issues a leaf from ca/ca_key for the given session. */
-static void issue(EVP_PKEY *ca_key, X509 *ca, const char *sid,
-    const char *host_san, long validity, char **cert, size_t *cert_len,
-    char **key, size_t *key_len)
+/* Issues a leaf from ca/ca_key for the given role and session. */
+static void issue(EVP_PKEY *ca_key, X509 *ca, enum pki_role role,
+    const char *sid, const char *host_san, long validity, char **cert,
+    size_t *cert_len, char **key, size_t *key_len)
 {
 	char uri[128], err[256];
 	const char *sans[3] = { uri, host_san, NULL };
@@ -73,8 +73,8 @@ static void issue(EVP_PKEY *ca_key, X509 *ca, const char *sid,
 	X509 *c;
 
 	snprintf(uri, sizeof(uri), "URI:%s%s", TLS_SESSION_URI_PREFIX, sid);
-	assert_int_equal(pki_issue(ca_key, ca, "test", sans, validity, &k, &c,
-	    err, sizeof(err)), 0);
+	assert_int_equal(pki_issue_role(ca_key, ca, role, "test", sans,
+	    validity, &k, &c, err, sizeof(err)), 0);
 	*cert = pem_cert(c, cert_len);
 	*key = pem_key(k, key_len);
 	EVP_PKEY_free(k);
@@ -88,8 +88,8 @@ static void write_bootstrap(struct fixture *fx, unsigned idle)
 	size_t cert_len, key_len, len;
 	uint8_t *buf;
 
-	issue(fx->ca_key, fx->ca, SID, "IP:127.0.0.1", 3600, &cert, &cert_len,
-	    &key, &key_len);
+	issue(fx->ca_key, fx->ca, PKI_ROLE_SERVER, SID, "IP:127.0.0.1", 3600,
+	    &cert, &cert_len, &key, &key_len);
 	bs.session_id = (char *)SID;
 	bs.ca_cert_pem.data = (uint8_t *)fx->ca_pem;
 	bs.ca_cert_pem.len = fx->ca_len;
@@ -153,8 +153,8 @@ static int setup(void **state)
 	assert_int_equal(pki_ca_create("test CA", 1, &fx->ca_key, &fx->ca,
 	    err, sizeof(err)), 0);
 	fx->ca_pem = pem_cert(fx->ca, &fx->ca_len);
-	issue(fx->ca_key, fx->ca, SID, "DNS:controller", 3600, &fx->ctl_cert,
-	    &fx->ctl_cert_len, &fx->ctl_key, &fx->ctl_key_len);
+	issue(fx->ca_key, fx->ca, PKI_ROLE_CLIENT, SID, "DNS:controller", 3600,
+	    &fx->ctl_cert, &fx->ctl_cert_len, &fx->ctl_key, &fx->ctl_key_len);
 	*state = fx;
 	return 0;
 }
@@ -467,7 +467,8 @@ static void test_wrong_ca_refused(void **state)
 	port = start_engine(fx);
 	assert_int_equal(pki_ca_create("other CA", 1, &k2, &ca2, err,
 	    sizeof(err)), 0);
-	issue(k2, ca2, SID, "DNS:controller", 3600, &cert, &cl, &key, &kl);
+	issue(k2, ca2, PKI_ROLE_CLIENT, SID, "DNS:controller", 3600, &cert, &cl,
+	    &key, &kl);
 	ca2_pem = pem_cert(ca2, &cal);
 	/* Trusts the real CA, so only the engine's check can refuse. */
 	ssl = tls_connect(fx, cert, cl, key, kl, fx->ca_pem, fx->ca_len, port,
@@ -479,7 +480,19 @@ static void test_wrong_ca_refused(void **state)
 	/* Right CA, wrong session: handshake completes, then refused. */
 	free(cert);
 	free(key);
-	issue(fx->ca_key, fx->ca, "fedcba9876543210", "DNS:controller", 3600,
+	issue(fx->ca_key, fx->ca, PKI_ROLE_CLIENT, "fedcba9876543210",
+	    "DNS:controller", 3600, &cert, &cl, &key, &kl);
+	ssl = tls_connect(fx, cert, cl, key, kl, fx->ca_pem, fx->ca_len, port,
+	    &fd);
+	ok = SSL_connect(ssl) == 1 && hello(ssl, SID) != NULL;
+	assert_false(ok);
+	tls_close(ssl, fd);
+
+	/* Right CA and session, but an engine's (server-only) certificate,
+	 * as another node's engine would hold: refused. */
+	free(cert);
+	free(key);
+	issue(fx->ca_key, fx->ca, PKI_ROLE_SERVER, SID, "IP:198.18.0.99", 3600,
 	    &cert, &cl, &key, &kl);
 	ssl = tls_connect(fx, cert, cl, key, kl, fx->ca_pem, fx->ca_len, port,
 	    &fd);
