@@ -17,38 +17,24 @@
 #include "tls.h"
 #include "util.h"
 
-static int bind_v6(uint16_t port)
+/* A bound TCP socket of family af on port (any address), or -1. */
+static int bind_any(int af, uint16_t port)
 {
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6,
 	    .sin6_addr = IN6ADDR_ANY_INIT, .sin6_port = htons(port) };
-	int fd, off = 0, on = 1;
-
-	if ((fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return -1;
-	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		int saved = errno;
-
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
-}
-
-static int bind_v4(uint16_t port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET,
+	struct sockaddr_in sa4 = { .sin_family = AF_INET,
 	    .sin_addr.s_addr = htonl(INADDR_ANY), .sin_port = htons(port) };
-	int fd, on = 1;
+	int fd, off = 0, on = 1, saved;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+	if ((fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -1;
+	/* [::] takes IPv4 too (mapped), so one socket serves both. */
+	if (af == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		int saved = errno;
-
+	if (af == AF_INET6 ? bind(fd, (struct sockaddr *)&sa6, sizeof(sa6)) :
+	    bind(fd, (struct sockaddr *)&sa4, sizeof(sa4))) {
+		saved = errno;
 		close(fd);
 		errno = saved;
 		return -1;
@@ -65,9 +51,9 @@ static int bind_control(uint16_t first, uint16_t *bound)
 	for (i = 0; i < FW_ENGINE_PORT_TRIES && first + i <= 65535; i++) {
 		uint16_t port = (uint16_t)(first + i);
 
-		fd = bind_v6(port);
+		fd = bind_any(AF_INET6, port);
 		if (fd < 0 && errno != EADDRINUSE)
-			fd = bind_v4(port);
+			fd = bind_any(AF_INET, port);
 		if (fd < 0 && errno == EADDRINUSE)
 			continue;
 		if (fd < 0)

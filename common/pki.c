@@ -737,3 +737,34 @@ out:
 	X509_free(cert);
 	return r;
 }
+
+int pki_issue_pem(EVP_PKEY *ca_key, X509 *ca_cert, enum pki_role role,
+    const char *cn, const char *const *sans, long valid_seconds,
+    struct pki_pem *out, char *err, size_t errlen)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = pki_issue_role(ca_key, ca_cert, role, cn, sans, valid_seconds,
+	    &key, &cert, err, errlen)) != 0)
+		goto out;
+	if ((r = pki_cert_to_pem(cert, &out->cert, &out->cert_len)) != 0 ||
+	    (r = pki_key_to_pem(key, &out->key, &out->key_len)) != 0) {
+		fw_snprintf(err, errlen, "cannot encode the certificate");
+		pki_pem_clear(out);
+	}
+out:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	return r;
+}
+
+void pki_pem_clear(struct pki_pem *p)
+{
+	if (p->key != NULL)
+		OPENSSL_clear_free(p->key, p->key_len);
+	free(p->cert);
+	memset(p, 0, sizeof(*p));
+}

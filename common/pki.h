@@ -43,6 +43,23 @@ int pki_issue_role(EVP_PKEY *ca_key, X509 *ca_cert, enum pki_role role,
     const char *cn, const char *const *sans, long valid_seconds,
     EVP_PKEY **key_out, X509 **cert_out, char *err, size_t errlen);
 
+/* A leaf certificate and its key in PEM, as TLS contexts and bootstrap
+ * files take them. */
+struct pki_pem {
+	char *cert;
+	size_t cert_len;
+	char *key;		/* secret: freed with OPENSSL_clear_free */
+	size_t key_len;
+};
+
+/* pki_issue_role, handing back PEM. Clear out with pki_pem_clear. */
+int pki_issue_pem(EVP_PKEY *ca_key, X509 *ca_cert, enum pki_role role,
+    const char *cn, const char *const *sans, long valid_seconds,
+    struct pki_pem *out, char *err, size_t errlen);
+
+/* Frees both (the key zeroed first) and clears p. */
+void pki_pem_clear(struct pki_pem *p);
+
 /* PEM encodings into a malloc'd NUL-terminated buffer; caller frees
  * (keys with OPENSSL_clear_free or explicit_bzero + free). */
 int pki_cert_to_pem(X509 *cert, char **pem, size_t *len);

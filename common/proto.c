@@ -33,7 +33,12 @@ int proto_send_engine(struct evbuffer *out, const Fwfleet__EngineMsg *msg)
 	return send_packed(out, &msg->base);
 }
 
-int proto_recv_controller(struct evbuffer *in, Fwfleet__ControllerMsg **msg)
+/*
+ * Pulls and unpacks one message of type desc whose oneof case (read by
+ * has_case) must be set. The two directions differ only in their types.
+ */
+static int recv_msg(struct evbuffer *in, const ProtobufCMessageDescriptor *desc,
+    int (*has_case)(const ProtobufCMessage *), ProtobufCMessage **msg)
 {
 	uint8_t *buf;
 	size_t len;
@@ -42,35 +47,38 @@ int proto_recv_controller(struct evbuffer *in, Fwfleet__ControllerMsg **msg)
 	*msg = NULL;
 	if ((r = frame_pull(in, FW_MSG_MAX, &buf, &len)) != 0)
 		return r;
-	*msg = fwfleet__controller_msg__unpack(NULL, len, buf);
+	*msg = protobuf_c_message_unpack(desc, NULL, len, buf);
 	free(buf);
 	if (*msg == NULL)
 		return FW_ERR_PROTOCOL;
-	if ((*msg)->msg_case == FWFLEET__CONTROLLER_MSG__MSG__NOT_SET) {
-		fwfleet__controller_msg__free_unpacked(*msg, NULL);
+	if (!has_case(*msg)) {
+		protobuf_c_message_free_unpacked(*msg, NULL);
 		*msg = NULL;
 		return FW_ERR_PROTOCOL;
 	}
 	return 0;
 }
 
+static int controller_has_case(const ProtobufCMessage *m)
+{
+	return ((const Fwfleet__ControllerMsg *)m)->msg_case !=
+	    FWFLEET__CONTROLLER_MSG__MSG__NOT_SET;
+}
+
+static int engine_has_case(const ProtobufCMessage *m)
+{
+	return ((const Fwfleet__EngineMsg *)m)->msg_case !=
+	    FWFLEET__ENGINE_MSG__MSG__NOT_SET;
+}
+
+int proto_recv_controller(struct evbuffer *in, Fwfleet__ControllerMsg **msg)
+{
+	return recv_msg(in, &fwfleet__controller_msg__descriptor,
+	    controller_has_case, (ProtobufCMessage **)msg);
+}
+
 int proto_recv_engine(struct evbuffer *in, Fwfleet__EngineMsg **msg)
 {
-	uint8_t *buf;
-	size_t len;
-	int r;
-
-	*msg = NULL;
-	if ((r = frame_pull(in, FW_MSG_MAX, &buf, &len)) != 0)
-		return r;
-	*msg = fwfleet__engine_msg__unpack(NULL, len, buf);
-	free(buf);
-	if (*msg == NULL)
-		return FW_ERR_PROTOCOL;
-	if ((*msg)->msg_case == FWFLEET__ENGINE_MSG__MSG__NOT_SET) {
-		fwfleet__engine_msg__free_unpacked(*msg, NULL);
-		*msg = NULL;
-		return FW_ERR_PROTOCOL;
-	}
-	return 0;
+	return recv_msg(in, &fwfleet__engine_msg__descriptor, engine_has_case,
+	    (ProtobufCMessage **)msg);
 }

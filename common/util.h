@@ -5,6 +5,7 @@
 #ifndef FW_UTIL_H
 #define FW_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,8 @@ int fw_snprintf(char *buf, size_t len, const char *fmt, ...)
 
 /* Formats into a newly allocated string; fatal on out of memory. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
 
 /*
  * Reads a whole file of at most max bytes into *out (NUL-terminated, so

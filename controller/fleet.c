@@ -127,18 +127,18 @@ static void sans_for(const struct node *n, const char *sid, char *ip_or_dns,
 	fw_snprintf(uri, len2, "URI:%s%s", TLS_SESSION_URI_PREFIX, sid);
 }
 
-static int pack_bootstrap(struct fleet *f, struct node *n, const char *cert,
-    size_t cert_len, const char *key, size_t key_len)
+static void pack_bootstrap(struct fleet *f, struct node *n,
+    const struct pki_pem *pem)
 {
 	Fwfleet__Bootstrap bs = FWFLEET__BOOTSTRAP__INIT;
 
 	bs.session_id = f->session_id;
 	bs.ca_cert_pem.data = (uint8_t *)f->ca_pem;
 	bs.ca_cert_pem.len = f->ca_pem_len;
-	bs.cert_pem.data = (uint8_t *)cert;
-	bs.cert_pem.len = cert_len;
-	bs.key_pem.data = (uint8_t *)key;
-	bs.key_pem.len = key_len;
+	bs.cert_pem.data = (uint8_t *)pem->cert;
+	bs.cert_pem.len = pem->cert_len;
+	bs.key_pem.data = (uint8_t *)pem->key;
+	bs.key_pem.len = pem->key_len;
 	bs.port = f->opts.engine_port;
 	bs.idle_timeout_s = f->opts.idle_timeout_s;
 	bs.workdir = n->workdir;
@@ -146,17 +146,13 @@ static int pack_bootstrap(struct fleet *f, struct node *n, const char *cert,
 	n->bootstrap_len = fwfleet__bootstrap__get_packed_size(&bs);
 	n->bootstrap = xmalloc(n->bootstrap_len);
 	fwfleet__bootstrap__pack(&bs, (uint8_t *)n->bootstrap);
-	return 0;
 }
 
 int fleet_issue_engine_cert(struct fleet *f, struct node *n)
 {
 	char san_host[300], san_uri[128], cn[300];
 	const char *sans[3] = { san_host, san_uri, NULL };
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
-	char *cert_pem = NULL, *key_pem = NULL;
-	size_t cert_len = 0, key_len = 0;
+	struct pki_pem pem;
 	int r;
 
 	fw_snprintf(n->workdir, sizeof(n->workdir), "%s/fwfleet-%s-%d",
@@ -164,24 +160,13 @@ int fleet_issue_engine_cert(struct fleet *f, struct node *n)
 	sans_for(n, f->session_id, san_host, sizeof(san_host), san_uri,
 	    sizeof(san_uri));
 	fw_snprintf(cn, sizeof(cn), "fwfleet-engine %s", n->spec->addr.host);
-	if ((r = pki_issue_role(f->ca_key, f->ca_cert, PKI_ROLE_SERVER, cn,
-	    sans, f->opts.cert_validity_s, &key, &cert, n->step_err,
+	if ((r = pki_issue_pem(f->ca_key, f->ca_cert, PKI_ROLE_SERVER, cn,
+	    sans, f->opts.cert_validity_s, &pem, n->step_err,
 	    sizeof(n->step_err))) != 0)
-		goto out;
-	if ((r = pki_cert_to_pem(cert, &cert_pem, &cert_len)) != 0 ||
-	    (r = pki_key_to_pem(key, &key_pem, &key_len)) != 0) {
-		fw_snprintf(n->step_err, sizeof(n->step_err), "cannot encode "
-		    "the engine's certificate");
-		goto out;
-	}
-	r = pack_bootstrap(f, n, cert_pem, cert_len, key_pem, key_len);
-out:
-	if (key_pem != NULL)
-		OPENSSL_clear_free(key_pem, key_len);
-	free(cert_pem);
-	EVP_PKEY_free(key);
-	X509_free(cert);
-	return r;
+		return r;
+	pack_bootstrap(f, n, &pem);
+	pki_pem_clear(&pem);
+	return 0;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -208,10 +193,7 @@ static int make_session(struct fleet *f, const char *pki_dir, char *err,
 	char san_uri[128], cn[64];
 	const char *sans[2] = { san_uri, NULL };
 	unsigned char rnd[8];
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
-	char *cert_pem = NULL, *key_pem = NULL;
-	size_t cert_len = 0, key_len = 0;
+	struct pki_pem pem = { 0 };
 	int r, i;
 
 	if ((r = pki_ca_load(pki_dir, &f->ca_key, &f->ca_cert, err,
@@ -224,22 +206,15 @@ static int make_session(struct fleet *f, const char *pki_dir, char *err,
 	fw_snprintf(san_uri, sizeof(san_uri), "URI:%s%s",
 	    TLS_SESSION_URI_PREFIX, f->session_id);
 	fw_snprintf(cn, sizeof(cn), "fwfleet-controller %s", f->session_id);
-	if ((r = pki_issue_role(f->ca_key, f->ca_cert, PKI_ROLE_CLIENT, cn,
-	    sans, f->opts.cert_validity_s, &key, &cert, err, errlen)) != 0)
-		goto out;
-	if ((r = pki_cert_to_pem(f->ca_cert, &f->ca_pem, &f->ca_pem_len)) != 0 ||
-	    (r = pki_cert_to_pem(cert, &cert_pem, &cert_len)) != 0 ||
-	    (r = pki_key_to_pem(key, &key_pem, &key_len)) != 0)
+	if ((r = pki_issue_pem(f->ca_key, f->ca_cert, PKI_ROLE_CLIENT, cn,
+	    sans, f->opts.cert_validity_s, &pem, err, errlen)) != 0 ||
+	    (r = pki_cert_to_pem(f->ca_cert, &f->ca_pem, &f->ca_pem_len)) != 0)
 		goto out;
 	f->client_ctx = tls_ctx_new(TLS_ROLE_CLIENT, f->ca_pem, f->ca_pem_len,
-	    cert_pem, cert_len, key_pem, key_len, err, errlen);
+	    pem.cert, pem.cert_len, pem.key, pem.key_len, err, errlen);
 	r = f->client_ctx != NULL ? 0 : FW_ERR_TLS;
 out:
-	if (key_pem != NULL)
-		OPENSSL_clear_free(key_pem, key_len);
-	free(cert_pem);
-	EVP_PKEY_free(key);
-	X509_free(cert);
+	pki_pem_clear(&pem);
 	return r;
 }
 

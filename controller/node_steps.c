@@ -174,7 +174,9 @@ void node_step_prepare(void *arg)
 		exec_result_free(&res);
 		r = ship_once(n, img, 0, &res, err, sizeof(err));
 	}
-	if (r != 0) {
+	if (r == FW_ERR_AUTH) {
+		fw_snprintf(n->step_err, sizeof(n->step_err), "%s", err);
+	} else if (r != 0) {
 		fw_snprintf(n->step_err, sizeof(n->step_err), "cannot ship "
 		    "the engine: %s", err);
 	} else if (res.exit_status != 0) {

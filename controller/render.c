@@ -107,13 +107,10 @@ static char *textf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	s = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		fatal("out of memory");
 	utf8_clean(s, 1);
 	return s;
 }

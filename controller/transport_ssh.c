@@ -740,6 +740,35 @@ static char *sudo_wrap(enum sudo_mode mode, const char *cmd)
  * it does not, the password line would reach the command. So ask once per
  * session whether sudo works without one.
  */
+/*
+ * Checks the sudo password with nothing else on stdin: a wrong one must
+ * fail here, once, and not make sudo read the command's input (the engine)
+ * as further password attempts.
+ */
+static int sudo_check_password(struct transport *t, int timeout_ms,
+    char *err, size_t errlen)
+{
+	struct exec_io io;
+	char *line = sudo_wrap(SUDO_PASS, "true");
+	char *pwline = xasprintf("%s\n", t->password);
+	int r;
+
+	exec_io_init(&io);
+	exec_io_input(&io, pwline, strlen(pwline));
+	if ((r = exec_run(t, &io, line, timeout_ms, err, errlen)) == 0 &&
+	    io.status != 0) {
+		errf(err, errlen, "sudo refused the password for %s on %s "
+		    "(or %s may not use sudo there)", t->user, t->host,
+		    t->user);
+		r = FW_ERR_AUTH;
+	}
+	exec_io_free(&io);
+	explicit_bzero(pwline, strlen(pwline));
+	free(pwline);
+	free(line);
+	return r;
+}
+
 static int sudo_probe(struct transport *t, int timeout_ms, char *err,
     size_t errlen)
 {
@@ -757,6 +786,8 @@ static int sudo_probe(struct transport *t, int timeout_ms, char *err,
 	}
 	exec_io_free(&io);
 	free(line);
+	if (r == 0 && t->sudo == SUDO_PASS)
+		r = sudo_check_password(t, timeout_ms, err, errlen);
 	return r;
 }
 

@@ -2,7 +2,7 @@
 # testbed.sh - a test fleet of Linux "nodes" made of network namespaces.
 #
 #   testbed.sh up N DIR [--prefix P] [--ipv6-only K]... [--hw-dir D] [--profile NAME]...
-#                       [--host-shell-rc]
+#                       [--host-shell-rc] [--test-user]
 #   testbed.sh down DIR
 #   testbed.sh exec DIR CMD...
 #   testbed.sh status DIR
@@ -38,9 +38,26 @@
 # Must run as root. Only 198.18.0.0/16 and 2001:db8:f00d::/64 are used, and
 # only inside the namespaces this script creates.
 #
+# Test users (--test-user): two system users of this host (the nodes share
+# its /etc/passwd), both with shell /bin/sh, a home DIR/home-<name> (0700),
+# the testbed key in ~/.ssh/authorized_keys and a random password (set with
+# chpasswd from stdin; kept in DIR/<user|puser>.password, 0600):
+#   fwft<P>  sudo without a password:  ALL=(root) NOPASSWD: ALL
+#   fwfp<P>  sudo asks for the password: ALL=(root) ALL
+# granted by /etc/sudoers.d/fwft<P> (0440, checked with visudo -cf), which
+# also keeps FWFLEET_SYSROOT through sudo (so that root sessions started by
+# sudo see the node's hardware) and turns the sudo lecture off. DIR is then
+# 0711 so that sshd, reading authorized keys as the user, gets to the homes.
+# nodes.env names them: TB_USER, TB_USER_PASSWORD_FILE, TB_PUSER,
+# TB_PUSER_PASSWORD_FILE (all empty without --test-user). DIR/test-users
+# records what was created; down stops the users' processes (by uid), and
+# removes exactly the recorded sudoers file and users (and their sudo
+# timestamp files). up refuses if a user or the sudoers file exists already.
+#
 # For tests of this script: TESTBED_FAIL_AFTER=<stage> makes up fail after
-# that stage (keys, hw, netns, links, sshd, check); with TESTBED_NO_CLEANUP=1
-# a failing up leaves its half-created fleet for down to remove.
+# that stage (keys, users, hw, netns, links, sshd, check); with
+# TESTBED_NO_CLEANUP=1 a failing up leaves its half-created fleet for down
+# to remove.
 set -euo pipefail
 
 PROG=${0##*/}
@@ -155,9 +172,131 @@ do_down() {
 		case $ns in *c) rm -rf "/etc/netns/$ns" ;; esac
 	done
 
-	# 4. the state directory
+	# 4. the test users and their sudoers file (--test-user)
+	if ! remove_test_users "$dir"; then
+		warn "could not remove all test users; $dir keeps the record, run down again"
+		return 1
+	fi
+
+	# 5. the state directory
 	rm -rf "$dir"
 	return 0
+}
+
+# ------------------------------------------------------------- test users
+
+SUDOERS_DIR=/etc/sudoers.d
+
+# PIDs of live processes whose real or effective uid is $1.
+pids_of_uid() {
+	local uid=$1 f pid line r e
+	for f in /proc/[0-9]*/status; do
+		pid=${f#/proc/}
+		pid=${pid%/status}
+		line=$(grep -m1 '^Uid:' "$f" 2>/dev/null) || continue
+		read -r _ r e _ <<<"$line"
+		if [ "$r" = "$uid" ] || [ "$e" = "$uid" ]; then
+			pid_alive "$pid" && echo "$pid"
+		fi
+	done
+}
+
+# Removes what DIR/test-users records: the sudoers file first (no more
+# rights), then each user that is still ours (its home is the recorded one),
+# after stopping its processes. Fails only if something recorded remains.
+remove_test_users() {
+	local dir=$1 rec=$1/test-users kind a b rc=0 uid home pid k
+	local -a users=() homes=() pids alive
+	[ -f "$rec" ] || return 0
+	while read -r kind a b; do
+		case $kind in
+		sudoers)
+			case $a in
+			"$SUDOERS_DIR"/fwft*) ;;
+			*) warn "test-users: not a testbed sudoers file: $a"; rc=1; continue ;;
+			esac
+			rm -f -- "$a" || { warn "cannot remove $a"; rc=1; }
+			;;
+		user) users+=("$a"); homes+=("$b") ;;
+		esac
+	done <"$rec"
+	for k in "${!users[@]}"; do
+		a=${users[k]}
+		home=$(getent passwd "$a" | cut -d: -f6) || continue # gone already
+		if [ "$home" != "${homes[k]}" ] || [[ $home != "$dir"/* ]]; then
+			warn "user $a has home $home, not ${homes[k]}: not ours, left alone"
+			continue
+		fi
+		uid=$(id -u "$a") || continue
+		mapfile -t pids < <(pids_of_uid "$uid")
+		[ ${#pids[@]} -eq 0 ] || kill -TERM "${pids[@]}" 2>/dev/null || true
+		local j
+		for ((j = 0; j < 40; j++)); do	# bounded: 2 s, then SIGKILL
+			mapfile -t alive < <(pids_of_uid "$uid")
+			[ ${#alive[@]} -eq 0 ] && break
+			sleep 0.05
+		done
+		if [ ${#alive[@]} -gt 0 ]; then
+			kill -KILL "${alive[@]}" 2>/dev/null || true
+			for ((j = 0; j < 40; j++)); do
+				[ -z "$(pids_of_uid "$uid")" ] && break
+				sleep 0.05
+			done
+		fi
+		if ! userdel "$a"; then
+			warn "cannot remove user $a"
+			rc=1
+			continue
+		fi
+		# sudo's per-user state, should sudo have written any
+		rm -f -- "/run/sudo/ts/$a" "/var/lib/sudo/lectured/$a" "/var/mail/$a"
+		rm -rf -- "${homes[k]}"
+	done
+	return $rc
+}
+
+# Creates user NAME with home HOME, the testbed key and a random password
+# kept in PWFILE. Recorded in DIR/test-users before it exists.
+add_test_user() {
+	local dir=$1 name=$2 home=$3 pwfile=$4 pw
+	echo "user $name $home" >>"$dir/test-users"
+	mkdir -m 700 "$home"
+	useradd --system --no-create-home --home-dir "$home" --shell /bin/sh \
+		--user-group --comment "fwfleet testbed $dir" "$name" ||
+		die "cannot create user $name"
+	pw=$(head -c 36 /dev/urandom | base64 -w0)
+	pw=${pw//[+\/=]/}
+	pw=${pw:0:24}
+	[ ${#pw} -ge 16 ] || die "cannot make a password"
+	(umask 077 && printf '%s\n' "$pw" >"$pwfile")
+	printf '%s:%s\n' "$name" "$pw" | chpasswd || die "cannot set the password of $name"
+	pw=
+	mkdir -m 700 "$home/.ssh"
+	install -m 600 "$dir/id_ed25519.pub" "$home/.ssh/authorized_keys"
+	chown -R "$name:$name" "$home"
+}
+
+# --test-user: both users and their sudoers file.
+add_test_users() {
+	local dir=$1 prefix=$2 u=fwft$2 p=fwfp$2 tmp
+	local sudoers=$SUDOERS_DIR/fwft$prefix
+	: >>"$dir/test-users"
+	chmod 711 "$dir"
+	add_test_user "$dir" "$u" "$dir/home-$u" "$dir/user.password"
+	add_test_user "$dir" "$p" "$dir/home-$p" "$dir/puser.password"
+	tmp=$dir/.sudoers
+	{
+		echo "# fwfleet testbed $dir: test users; testbed.sh down $dir removes this"
+		echo "Defaults:$u, $p env_keep += \"FWFLEET_SYSROOT\", !lecture"
+		echo "$u ALL=(root) NOPASSWD: ALL"
+		echo "$p ALL=(root) ALL"
+	} >"$tmp"
+	chmod 440 "$tmp"
+	visudo -qcf "$tmp" >/dev/null || die "the sudoers drop-in does not validate"
+	[ ! -e "$sudoers" ] || die "$sudoers exists already"
+	echo "sudoers $sudoers" >>"$dir/test-users"
+	mv -- "$tmp" "$sudoers"
+	chown root:root "$sudoers"
 }
 
 # ----------------------------------------------------------------------- up
@@ -203,9 +342,11 @@ wait_all() {
 
 do_up() {
 	local n='' dir='' prefix=fwf hw_dir='' profiles=() v6only=() host_rc=0
+	local test_user=0
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--host-shell-rc) host_rc=1; shift ;;
+		--test-user) test_user=1; shift ;;
 		--prefix) [ $# -ge 2 ] || usage; prefix=$2; shift 2 ;;
 		--prefix=*) prefix=${1#*=}; shift ;;
 		--ipv6-only) [ $# -ge 2 ] || usage; v6only+=("$2"); shift 2 ;;
@@ -265,6 +406,23 @@ do_up() {
 	if [ -n "$existing" ]; then
 		die "namespaces of prefix '$prefix' exist already ($(echo $existing)); run testbed.sh down DIR first"
 	fi
+	local tuser='' puser=''
+	if [ "$test_user" = 1 ]; then
+		for k in useradd userdel chpasswd visudo sudo base64 getent; do
+			command -v "$k" >/dev/null ||
+				die "$k not found (--test-user needs sudo and passwd; scripts/setup.sh installs them)"
+		done
+		[ -d "$SUDOERS_DIR" ] || die "no $SUDOERS_DIR"
+		tuser=fwft$prefix
+		puser=fwfp$prefix
+		for k in "$tuser" "$puser"; do
+			if getent passwd "$k" >/dev/null || getent group "$k" >/dev/null; then
+				die "user or group $k exists already; run testbed.sh down DIR of its fleet first"
+			fi
+		done
+		[ ! -e "$SUDOERS_DIR/$tuser" ] ||
+			die "$SUDOERS_DIR/$tuser exists already; run testbed.sh down DIR of its fleet first"
+	fi
 
 	# state directory
 	if [ -e "$dir" ]; then
@@ -299,6 +457,12 @@ do_up() {
 	wait_all "ssh-keygen" "${jobs[@]}"
 	cp "$dir/id_ed25519.pub" "$dir/authorized_keys"
 	maybe_fail keys
+
+	# ---- test users (--test-user)
+	if [ "$test_user" = 1 ]; then
+		add_test_users "$dir" "$prefix"
+		maybe_fail users
+	fi
 
 	# ---- hardware (cp in parallel, then serial and hostname)
 	local -a prof_of=() hwdirs=() hwfiles=()
@@ -393,6 +557,11 @@ do_up() {
 			echo "PrintMotd no"
 			echo "Subsystem sftp internal-sftp"
 			echo "SetEnv FWFLEET_SYSROOT=$nd/root"
+			if [ "$test_user" = 1 ]; then
+				# their own ~/.ssh/authorized_keys (root keeps $dir's)
+				echo "Match User $tuser,$puser"
+				echo "	AuthorizedKeysFile .ssh/authorized_keys"
+			fi
 		} >"$nd/sshd_config"
 		if [ "$host_rc" = 0 ] && [ -f /root/.bashrc ] &&
 			[ -f /usr/share/base-files/dot.bashrc ]; then
@@ -485,6 +654,10 @@ do_up() {
 		printf 'TB_CTRL_V6=%q\n' 2001:db8:f00d::1
 		printf 'TB_KEY=%q\n' "$dir/id_ed25519"
 		printf 'TB_KNOWN_HOSTS=%q\n' "$dir/known_hosts"
+		printf 'TB_USER=%q\n' "$tuser"
+		printf 'TB_USER_PASSWORD_FILE=%q\n' "${tuser:+$dir/user.password}"
+		printf 'TB_PUSER=%q\n' "$puser"
+		printf 'TB_PUSER_PASSWORD_FILE=%q\n' "${puser:+$dir/puser.password}"
 		for ((i = 1; i <= n; i++)); do
 			printf 'NODE_NAME_%d=%q\n' "$i" "node$i"
 			printf 'NODE_NS_%d=%q\n' "$i" "${prefix}n$i"

@@ -217,3 +217,34 @@ snapshot_node() {
 		done | sort
 	} >"$file"
 }
+
+# Test users (tb_up N --test-user): TB_USER may sudo without a password,
+# TB_PUSER must give its password to sudo; TB_USER_PASSWORD_FILE and
+# TB_PUSER_PASSWORD_FILE (0600) hold their SSH passwords. All empty
+# without --test-user.
+
+# tb_ssh_as USER ADDR CMD: ssh with the testbed key as USER to ADDR from
+# the controller namespace.
+tb_ssh_as() {
+	local user=$1 addr=$2 opts
+	shift 2
+	mapfile -t opts < <(tb_ssh_opts)
+	tb_exec ssh "${opts[@]}" "$user@$addr" "$@"
+}
+
+# user_pids USER: PIDs of the live (not zombie) processes whose real or
+# effective uid is USER's, one a line; nothing if USER does not exist.
+user_pids() {
+	local uid f pid line st r e
+	uid=$(id -u "$1" 2>/dev/null) || return 0
+	for f in /proc/[0-9]*/status; do
+		line=$(grep -m1 '^Uid:' "$f" 2>/dev/null) || continue
+		read -r _ r e _ <<<"$line"
+		[ "$r" = "$uid" ] || [ "$e" = "$uid" ] || continue
+		pid=${f#/proc/}
+		pid=${pid%/status}
+		st=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+		st=${st##*) }
+		[ "${st%% *}" = Z ] || echo "$pid"
+	done
+}
