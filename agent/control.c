@@ -278,7 +278,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
-		if (tls_check_peer_session(ssl, c->e->bs->session_id, err,
+		if (tls_check_peer(ssl, c->e->bs->session_id,
+		    TLS_ROLE_CONTROLLER, err,
 		    sizeof(err)) != 0)
 			conn_close(c, err);
 		return;

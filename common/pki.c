@@ -313,14 +313,8 @@ out:
 	return r;
 }
 
-static const char *const role_eku[] = {
-	[PKI_ROLE_ANY] = "serverAuth,clientAuth",
-	[PKI_ROLE_SERVER] = "serverAuth",
-	[PKI_ROLE_CLIENT] = "clientAuth",
-};
-
-static int pki_leaf_exts(X509 *cert, X509 *ca_cert, enum pki_role role,
-    char *err, size_t errlen)
+static int pki_leaf_exts(X509 *cert, X509 *ca_cert, char *err,
+    size_t errlen)
 {
 	ERR_clear_error();
 	if (X509_set_issuer_name(cert, X509_get_subject_name(ca_cert)) != 1 ||
@@ -329,7 +323,7 @@ static int pki_leaf_exts(X509 *cert, X509 *ca_cert, enum pki_role role,
 	    pki_add_ext(cert, ca_cert, NID_key_usage,
 	    "critical,digitalSignature") != 0 ||
 	    pki_add_ext(cert, ca_cert, NID_ext_key_usage,
-	    role_eku[role]) != 0 ||
+	    "serverAuth,clientAuth") != 0 ||
 	    pki_add_ext(cert, ca_cert, NID_subject_key_identifier,
 	    "hash") != 0 ||
 	    pki_add_ext(cert, ca_cert, NID_authority_key_identifier,
@@ -344,14 +338,6 @@ int pki_issue(EVP_PKEY *ca_key, X509 *ca_cert, const char *cn,
     const char *const *sans, long valid_seconds, EVP_PKEY **key_out,
     X509 **cert_out, char *err, size_t errlen)
 {
-	return pki_issue_role(ca_key, ca_cert, PKI_ROLE_ANY, cn, sans,
-	    valid_seconds, key_out, cert_out, err, errlen);
-}
-
-int pki_issue_role(EVP_PKEY *ca_key, X509 *ca_cert, enum pki_role role,
-    const char *cn, const char *const *sans, long valid_seconds,
-    EVP_PKEY **key_out, X509 **cert_out, char *err, size_t errlen)
-{
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	long before = -PKI_SKEW_S;
@@ -362,7 +348,6 @@ int pki_issue_role(EVP_PKEY *ca_key, X509 *ca_cert, enum pki_role role,
 	if (errlen > 0)
 		err[0] = '\0';
 	if (ca_key == NULL || ca_cert == NULL || cn == NULL || *cn == '\0' ||
-	    (unsigned)role > PKI_ROLE_CLIENT ||
 	    valid_seconds > PKI_MAX_VALID_S ||
 	    valid_seconds < -PKI_MAX_VALID_S) {
 		fw_snprintf(err, errlen, "invalid certificate request");
@@ -380,7 +365,7 @@ int pki_issue_role(EVP_PKEY *ca_key, X509 *ca_cert, enum pki_role role,
 	if ((r = pki_keygen(&key, err, errlen)) != 0 ||
 	    (r = pki_cert_base(key, cn, before, valid_seconds, &cert, err,
 	    errlen)) != 0 ||
-	    (r = pki_leaf_exts(cert, ca_cert, role, err, errlen)) != 0 ||
+	    (r = pki_leaf_exts(cert, ca_cert, err, errlen)) != 0 ||
 	    (r = pki_add_sans(cert, sans, err, errlen)) != 0 ||
 	    (r = pki_sign(cert, ca_key, err, errlen)) != 0)
 		goto out;
@@ -738,17 +723,17 @@ out:
 	return r;
 }
 
-int pki_issue_pem(EVP_PKEY *ca_key, X509 *ca_cert, enum pki_role role,
-    const char *cn, const char *const *sans, long valid_seconds,
-    struct pki_pem *out, char *err, size_t errlen)
+int pki_issue_pem(EVP_PKEY *ca_key, X509 *ca_cert, const char *cn,
+    const char *const *sans, long valid_seconds, struct pki_pem *out,
+    char *err, size_t errlen)
 {
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if ((r = pki_issue_role(ca_key, ca_cert, role, cn, sans, valid_seconds,
-	    &key, &cert, err, errlen)) != 0)
+	if ((r = pki_issue(ca_key, ca_cert, cn, sans, valid_seconds, &key,
+	    &cert, err, errlen)) != 0)
 		goto out;
 	if ((r = pki_cert_to_pem(cert, &out->cert, &out->cert_len)) != 0 ||
 	    (r = pki_key_to_pem(key, &out->key, &out->key_len)) != 0) {

@@ -30,19 +30,6 @@ int pki_issue(EVP_PKEY *ca_key, X509 *ca_cert, const char *cn,
     const char *const *sans, long valid_seconds, EVP_PKEY **key_out,
     X509 **cert_out, char *err, size_t errlen);
 
-/*
- * What a leaf certificate may be used for (extendedKeyUsage). fwfleet
- * issues engines PKI_ROLE_SERVER and the controller PKI_ROLE_CLIENT, so an
- * engine's key cannot pose as the controller to another engine: OpenSSL's
- * default purpose check refuses a server-only certificate from a client.
- */
-enum pki_role { PKI_ROLE_ANY, PKI_ROLE_SERVER, PKI_ROLE_CLIENT };
-
-/* pki_issue with the extendedKeyUsage of role. */
-int pki_issue_role(EVP_PKEY *ca_key, X509 *ca_cert, enum pki_role role,
-    const char *cn, const char *const *sans, long valid_seconds,
-    EVP_PKEY **key_out, X509 **cert_out, char *err, size_t errlen);
-
 /* A leaf certificate and its key in PEM, as TLS contexts and bootstrap
  * files take them. */
 struct pki_pem {
@@ -52,10 +39,10 @@ struct pki_pem {
 	size_t key_len;
 };
 
-/* pki_issue_role, handing back PEM. Clear out with pki_pem_clear. */
-int pki_issue_pem(EVP_PKEY *ca_key, X509 *ca_cert, enum pki_role role,
-    const char *cn, const char *const *sans, long valid_seconds,
-    struct pki_pem *out, char *err, size_t errlen);
+/* pki_issue, handing back PEM. Clear out with pki_pem_clear. */
+int pki_issue_pem(EVP_PKEY *ca_key, X509 *ca_cert, const char *cn,
+    const char *const *sans, long valid_seconds, struct pki_pem *out,
+    char *err, size_t errlen);
 
 /* Frees both (the key zeroed first) and clears p. */
 void pki_pem_clear(struct pki_pem *p);

@@ -350,6 +350,49 @@ out:
 	return r;
 }
 
+/* Whether the peer's certificate carries the URI subject alt name uri. */
+static int tls_peer_has_uri(SSL *ssl, const char *uri)
+{
+	GENERAL_NAMES *names = NULL;
+	const GENERAL_NAME *gn;
+	X509 *peer = SSL_get1_peer_certificate(ssl);
+	size_t len = strlen(uri);
+	int i, found = 0;
+
+	if (peer != NULL)
+		names = X509_get_ext_d2i(peer, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; !found && i < sk_GENERAL_NAME_num(names); i++) {
+		gn = sk_GENERAL_NAME_value(names, i);
+		found = gn->type == GEN_URI &&
+		    (size_t)ASN1_STRING_length(gn->d.uniformResourceIdentifier) ==
+		    len && memcmp(ASN1_STRING_get0_data(
+		    gn->d.uniformResourceIdentifier), uri, len) == 0;
+	}
+	GENERAL_NAMES_free(names);
+	X509_free(peer);
+	ERR_clear_error();
+	return found;
+}
+
+int tls_check_peer(SSL *ssl, const char *session_id, const char *role,
+    char *err, size_t errlen)
+{
+	char uri[96];
+	int r;
+
+	if ((r = tls_check_peer_session(ssl, session_id, err, errlen)) != 0)
+		return r;
+	if (fw_snprintf(uri, sizeof(uri), "%s%s", TLS_ROLE_URI_PREFIX,
+	    role) != 0)
+		return FW_ERR_INVALID;
+	if (!tls_peer_has_uri(ssl, uri)) {
+		fw_snprintf(err, errlen, "peer certificate is not a %s's "
+		    "(no %s)", role, uri);
+		return FW_ERR_CERT;
+	}
+	return 0;
+}
+
 void tls_describe_error(SSL *ssl, char *err, size_t errlen)
 {
 	unsigned long alert;

@@ -2,12 +2,12 @@
  * TLS between fwfleet's own parts: TLS 1.3 only, mutual authentication
  * against one CA. Wraps OpenSSL so callers never touch its error queue.
  *
- * Peer identity: every fwfleet certificate carries a URI subject alt name
- * "urn:fwfleet:session:<id>" naming the session it belongs to (persistent
- * agents later use "urn:fwfleet:agent:<node>"). The engine accepts only a
- * controller whose certificate names the engine's session; the controller
- * accepts only an engine whose certificate names the node's address (IP or
- * DNS subject alt name) and the session.
+ * Peer identity: every fwfleet certificate carries URI subject alt names
+ * "urn:fwfleet:session:<id>" naming the session it belongs to and
+ * "urn:fwfleet:role:controller" or "urn:fwfleet:role:engine" naming what
+ * it is. The engine accepts only a controller certificate of its session;
+ * the controller accepts only an engine certificate of the session that
+ * also names the node's address (IP or DNS subject alt name).
  */
 #ifndef FW_TLS_H
 #define FW_TLS_H
@@ -19,6 +19,9 @@
 enum tls_role { TLS_ROLE_CLIENT, TLS_ROLE_SERVER };
 
 #define TLS_SESSION_URI_PREFIX "urn:fwfleet:session:"
+#define TLS_ROLE_URI_PREFIX "urn:fwfleet:role:"
+#define TLS_ROLE_CONTROLLER "controller"
+#define TLS_ROLE_ENGINE "engine"
 
 /*
  * Creates an SSL_CTX for role: TLS 1.3 only, the given certificate and
@@ -44,6 +47,17 @@ int tls_expect_host(SSL *ssl, const char *host);
  */
 int tls_check_peer_session(SSL *ssl, const char *session_id, char *err,
     size_t errlen);
+
+/*
+ * tls_check_peer_session, and also that the peer's certificate carries
+ * the URI subject alt name TLS_ROLE_URI_PREFIX<role> (TLS_ROLE_CONTROLLER
+ * or TLS_ROLE_ENGINE). Both ends of every channel hold certificates good
+ * for client and server use (the engine is a TLS server on its control
+ * port and a client of the controller's HTTPS server), so the role name,
+ * not the key usage, tells a controller from another node's engine.
+ */
+int tls_check_peer(SSL *ssl, const char *session_id, const char *role,
+    char *err, size_t errlen);
 
 /*
  * Describes why the last handshake on ssl failed (verification result or

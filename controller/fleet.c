@@ -151,7 +151,8 @@ static void pack_bootstrap(struct fleet *f, struct node *n,
 int fleet_issue_engine_cert(struct fleet *f, struct node *n)
 {
 	char san_host[300], san_uri[128], cn[300];
-	const char *sans[3] = { san_host, san_uri, NULL };
+	const char *sans[4] = { san_host, san_uri,
+	    "URI:" TLS_ROLE_URI_PREFIX TLS_ROLE_ENGINE, NULL };
 	struct pki_pem pem;
 	int r;
 
@@ -160,8 +161,8 @@ int fleet_issue_engine_cert(struct fleet *f, struct node *n)
 	sans_for(n, f->session_id, san_host, sizeof(san_host), san_uri,
 	    sizeof(san_uri));
 	fw_snprintf(cn, sizeof(cn), "fwfleet-engine %s", n->spec->addr.host);
-	if ((r = pki_issue_pem(f->ca_key, f->ca_cert, PKI_ROLE_SERVER, cn,
-	    sans, f->opts.cert_validity_s, &pem, n->step_err,
+	if ((r = pki_issue_pem(f->ca_key, f->ca_cert, cn, sans,
+	    f->opts.cert_validity_s, &pem, n->step_err,
 	    sizeof(n->step_err))) != 0)
 		return r;
 	pack_bootstrap(f, n, &pem);
@@ -191,7 +192,8 @@ static int make_session(struct fleet *f, const char *pki_dir, char *err,
     size_t errlen)
 {
 	char san_uri[128], cn[64];
-	const char *sans[2] = { san_uri, NULL };
+	const char *sans[3] = { san_uri,
+	    "URI:" TLS_ROLE_URI_PREFIX TLS_ROLE_CONTROLLER, NULL };
 	unsigned char rnd[8];
 	struct pki_pem pem = { 0 };
 	int r, i;
@@ -206,8 +208,8 @@ static int make_session(struct fleet *f, const char *pki_dir, char *err,
 	fw_snprintf(san_uri, sizeof(san_uri), "URI:%s%s",
 	    TLS_SESSION_URI_PREFIX, f->session_id);
 	fw_snprintf(cn, sizeof(cn), "fwfleet-controller %s", f->session_id);
-	if ((r = pki_issue_pem(f->ca_key, f->ca_cert, PKI_ROLE_CLIENT, cn,
-	    sans, f->opts.cert_validity_s, &pem, err, errlen)) != 0 ||
+	if ((r = pki_issue_pem(f->ca_key, f->ca_cert, cn, sans,
+	    f->opts.cert_validity_s, &pem, err, errlen)) != 0 ||
 	    (r = pki_cert_to_pem(f->ca_cert, &f->ca_pem, &f->ca_pem_len)) != 0)
 		goto out;
 	f->client_ctx = tls_ctx_new(TLS_ROLE_CLIENT, f->ca_pem, f->ca_pem_len,

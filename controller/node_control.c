@@ -82,8 +82,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	char err[300];
 
 	if (what & BEV_EVENT_CONNECTED) {
-		if (tls_check_peer_session(ssl, fleet_session_id(n->fleet),
-		    err, sizeof(err)) != 0) {
+		if (tls_check_peer(ssl, fleet_session_id(n->fleet),
+		    TLS_ROLE_ENGINE, err, sizeof(err)) != 0) {
 			channel_failed(n, "the engine's certificate is not "
 			    "for this session", err);
 			return;

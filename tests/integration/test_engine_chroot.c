@@ -63,18 +63,20 @@ static char *pem_key(EVP_PKEY *k, size_t *len)
 }
 
 /* Issues a leaf from ca/ca_key for the given role and session. */
-static void issue(EVP_PKEY *ca_key, X509 *ca, enum pki_role role,
+static void issue(EVP_PKEY *ca_key, X509 *ca, const char *role,
     const char *sid, const char *host_san, long validity, char **cert,
     size_t *cert_len, char **key, size_t *key_len)
 {
-	char uri[128], err[256];
-	const char *sans[3] = { uri, host_san, NULL };
+	char uri[128], role_uri[96], err[256];
+	const char *sans[4] = { uri, host_san, role_uri, NULL };
 	EVP_PKEY *k;
 	X509 *c;
 
 	snprintf(uri, sizeof(uri), "URI:%s%s", TLS_SESSION_URI_PREFIX, sid);
-	assert_int_equal(pki_issue_role(ca_key, ca, role, "test", sans,
-	    validity, &k, &c, err, sizeof(err)), 0);
+	snprintf(role_uri, sizeof(role_uri), "URI:%s%s", TLS_ROLE_URI_PREFIX,
+	    role);
+	assert_int_equal(pki_issue(ca_key, ca, "test", sans, validity, &k, &c,
+	    err, sizeof(err)), 0);
 	*cert = pem_cert(c, cert_len);
 	*key = pem_key(k, key_len);
 	EVP_PKEY_free(k);
@@ -88,7 +90,7 @@ static void write_bootstrap(struct fixture *fx, unsigned idle)
 	size_t cert_len, key_len, len;
 	uint8_t *buf;
 
-	issue(fx->ca_key, fx->ca, PKI_ROLE_SERVER, SID, "IP:127.0.0.1", 3600,
+	issue(fx->ca_key, fx->ca, TLS_ROLE_ENGINE, SID, "IP:127.0.0.1", 3600,
 	    &cert, &cert_len, &key, &key_len);
 	bs.session_id = (char *)SID;
 	bs.ca_cert_pem.data = (uint8_t *)fx->ca_pem;
@@ -153,7 +155,7 @@ static int setup(void **state)
 	assert_int_equal(pki_ca_create("test CA", 1, &fx->ca_key, &fx->ca,
 	    err, sizeof(err)), 0);
 	fx->ca_pem = pem_cert(fx->ca, &fx->ca_len);
-	issue(fx->ca_key, fx->ca, PKI_ROLE_CLIENT, SID, "DNS:controller", 3600,
+	issue(fx->ca_key, fx->ca, TLS_ROLE_CONTROLLER, SID, "DNS:controller", 3600,
 	    &fx->ctl_cert, &fx->ctl_cert_len, &fx->ctl_key, &fx->ctl_key_len);
 	*state = fx;
 	return 0;
@@ -467,7 +469,7 @@ static void test_wrong_ca_refused(void **state)
 	port = start_engine(fx);
 	assert_int_equal(pki_ca_create("other CA", 1, &k2, &ca2, err,
 	    sizeof(err)), 0);
-	issue(k2, ca2, PKI_ROLE_CLIENT, SID, "DNS:controller", 3600, &cert, &cl,
+	issue(k2, ca2, TLS_ROLE_CONTROLLER, SID, "DNS:controller", 3600, &cert, &cl,
 	    &key, &kl);
 	ca2_pem = pem_cert(ca2, &cal);
 	/* Trusts the real CA, so only the engine's check can refuse. */
@@ -480,7 +482,7 @@ static void test_wrong_ca_refused(void **state)
 	/* Right CA, wrong session: handshake completes, then refused. */
 	free(cert);
 	free(key);
-	issue(fx->ca_key, fx->ca, PKI_ROLE_CLIENT, "fedcba9876543210",
+	issue(fx->ca_key, fx->ca, TLS_ROLE_CONTROLLER, "fedcba9876543210",
 	    "DNS:controller", 3600, &cert, &cl, &key, &kl);
 	ssl = tls_connect(fx, cert, cl, key, kl, fx->ca_pem, fx->ca_len, port,
 	    &fd);
@@ -488,11 +490,11 @@ static void test_wrong_ca_refused(void **state)
 	assert_false(ok);
 	tls_close(ssl, fd);
 
-	/* Right CA and session, but an engine's (server-only) certificate,
-	 * as another node's engine would hold: refused. */
+	/* Right CA and session, but an engine's certificate, as another
+	 * node's engine would hold: refused. */
 	free(cert);
 	free(key);
-	issue(fx->ca_key, fx->ca, PKI_ROLE_SERVER, SID, "IP:198.18.0.99", 3600,
+	issue(fx->ca_key, fx->ca, TLS_ROLE_ENGINE, SID, "IP:198.18.0.99", 3600,
 	    &cert, &cl, &key, &kl);
 	ssl = tls_connect(fx, cert, cl, key, kl, fx->ca_pem, fx->ca_len, port,
 	    &fd);
