@@ -58,15 +58,16 @@ void node_step_connect(void *arg)
 }
 
 /*
- * One exec per node does the pre-inventory checks, ships the engine,
- * writes the bootstrap file and starts the engine: each SSH exec costs a
- * login shell on the node, so fewer is faster. `head -c` reads exactly the
- * engine's bytes from stdin (gzip-compressed with --compress-engine, for
+ * One exec per node does the pre-inventory checks, writes the bootstrap
+ * file, ships the engine and starts it: each SSH exec costs a login shell
+ * on the node, so fewer is faster. Stdin carries the bootstrap, read with
+ * `dd bs=1` (POSIX, and it never reads past its count, unlike some heads),
+ * then the engine, read to EOF (gzip-compressed with --compress-engine, for
  * slow links: on a LAN, unpacking costs the node more CPU than the bytes
- * saved); the bootstrap follows. The length is checked here (a full disk
- * truncates); the engine reports the sha256 of its own binary in its READY
- * line and the controller compares it. Exit codes 90-95 name the step
- * that failed; stderr says why.
+ * saved). Lengths are checked here (a full disk truncates); the engine
+ * reports the sha256 of its own binary in its READY line and the
+ * controller compares it. Exit codes 90-95 name the step that failed;
+ * stderr says why.
  */
 static const char ship_script[] =
 	"umask 077\n"
@@ -80,11 +81,13 @@ static const char ship_script[] =
 	"unpack() { %s; }\n"
 	"%s"
 	"mkdir -m 700 -- \"$d\" || exit 92\n"
-	"head -c %zu | unpack > \"$d/fwfleet-engine\" || exit 93\n"
+	"dd bs=1 count=%zu of=\"$d/bootstrap\" 2>/dev/null && "
+	"[ \"$(wc -c < \"$d/bootstrap\")\" -eq %zu ] || "
+	"{ echo 'short write (disk full?)' >&2; exit 94; }\n"
+	"unpack > \"$d/fwfleet-engine\" || exit 93\n"
 	"[ \"$(wc -c < \"$d/fwfleet-engine\")\" -eq %zu ] || "
-	"{ echo 'the engine arrived truncated (disk full?)' >&2; exit 93; }\n"
-	"chmod 700 \"$d/fwfleet-engine\" && cat > \"$d/bootstrap\" || "
-	"exit 94\n"
+	"{ echo 'short write (disk full?)' >&2; exit 93; }\n"
+	"chmod 700 \"$d/fwfleet-engine\" || exit 93\n"
 	"exec \"$d/fwfleet-engine\" start --bootstrap \"$d/bootstrap\"\n";
 
 #define SHIP_NO_GZIP	95
@@ -142,11 +145,11 @@ static int ship_once(struct node *n, const struct engine_image *img,
 
 	cmd = xasprintf(ship_script, d, gz ? "gzip -dc" : "cat",
 	    gz ? "command -v gzip >/dev/null || exit 95\n" : "",
-	    gz ? img->gz_len : img->len, img->len);
-	in[0].iov_base = (void *)(uintptr_t)(gz ? img->gz : img->data);
-	in[0].iov_len = gz ? img->gz_len : img->len;
-	in[1].iov_base = n->bootstrap;
-	in[1].iov_len = n->bootstrap_len;
+	    n->bootstrap_len, n->bootstrap_len, img->len);
+	in[0].iov_base = n->bootstrap;
+	in[0].iov_len = n->bootstrap_len;
+	in[1].iov_base = (void *)(uintptr_t)(gz ? img->gz : img->data);
+	in[1].iov_len = gz ? img->gz_len : img->len;
 	r = transport_execv(n->tp, cmd, in, 2, SHIP_TIMEOUT_MS, res, err,
 	    errlen);
 	free(cmd);

@@ -175,6 +175,30 @@ assert_contains "$out" "serial FWF0002"
 check_clean "names and link-local"
 pass "host names and link-local $ll%$zone (bare and [..]:22)"
 
+# 6c. A full disk on one node: node1's --remote-dir is a 1 MiB tmpfs,
+#     mounted in its sshd's mount namespace only, so the engine does not
+#     fit there. node1 fails naming the problem, the others go on, and the
+#     partial work directory is removed.
+mkdir -p "$SCRATCH/small"
+in_node1() { nsenter -t "$NODE_SSHD_PID_1" -m -- "$@"; }
+in_node1 mount -t tmpfs -o size=1m,mode=0755 fwfleet-test "$SCRATCH/small" ||
+	fail "mount a tmpfs on node1"
+tb_on_exit "nsenter -t '$NODE_SSHD_PID_1' -m -- umount '$SCRATCH/small' 2>/dev/null"
+rc=0
+fw inventory -n "$TB_DIR/nodes.ini" "${KH[@]}" --remote-dir "$SCRATCH/small" \
+	>"$SCRATCH/full.txt" 2>&1 || rc=$?
+assert_eq 255 "$rc" "exit status with a full disk"
+out=$(cat "$SCRATCH/full.txt")
+assert_contains "$out" "node1: failed: cannot ship the engine"
+assert_contains "$out" "No space left on device"
+for i in 2 3 4; do assert_contains "$out" "node$i: ok"; done
+left=$(in_node1 ls -A "$SCRATCH/small")
+[ -z "$left" ] || fail "left in node1's full remote dir: $left"
+[ -z "$(ls -A "$SCRATCH/small")" ] || fail "left in the remote dir: $(ls -A "$SCRATCH/small")"
+in_node1 umount "$SCRATCH/small"
+check_clean "full disk"
+pass "a full disk fails that node clearly, the others go on, nothing is left"
+
 # 7. Bad parameters exit 254 with a message.
 rc=0
 fw inventory -t "[2001:db8::1" "${KH[@]}" >"$SCRATCH/bad.txt" 2>&1 || rc=$?
