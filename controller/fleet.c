@@ -1,5 +1,6 @@
 #include "fleet.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ void fleet_opts_init(struct fleet_opts *o)
 	o->engine_port = FW_ENGINE_PORT;
 	o->cert_validity_s = 24 * 3600;
 	o->ssh.connect_timeout_s = 10;
+	o->https_port = FW_HTTPS_PORT;
 }
 
 struct event_base *fleet_base(struct fleet *f)
@@ -127,10 +129,34 @@ static void sans_for(const struct node *n, const char *sid, char *ip_or_dns,
 	fw_snprintf(uri, len2, "URI:%s%s", TLS_SESSION_URI_PREFIX, sid);
 }
 
+/*
+ * The controller's HTTPS URL as the node sees it: our end of the node's
+ * SSH connection, in the same family ("https://[2001:db8::1]:63002"). A
+ * link-local address goes without its zone, which only means something
+ * here: the engine adds the zone of the interface it talks to us on.
+ */
+static void controller_url(const struct fleet *f, const struct node *n,
+    char *url, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "";
+	const struct sockaddr_storage *ss = &n->local;
+
+	if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+		    host, sizeof(host));
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+		    host, sizeof(host));
+	fw_snprintf(url, len, ss->ss_family == AF_INET6 ? "https://[%s]:%u" :
+	    "https://%s:%u", host, f->opts.https_port);
+}
+
 static void pack_bootstrap(struct fleet *f, struct node *n,
     const struct pki_pem *pem)
 {
 	Fwfleet__Bootstrap bs = FWFLEET__BOOTSTRAP__INIT;
+	char url[128];
+	char *urls[1] = { url };
 
 	bs.session_id = f->session_id;
 	bs.ca_cert_pem.data = (uint8_t *)f->ca_pem;
@@ -143,6 +169,9 @@ static void pack_bootstrap(struct fleet *f, struct node *n,
 	bs.idle_timeout_s = f->opts.idle_timeout_s;
 	bs.workdir = n->workdir;
 	bs.node_name = n->spec->name;
+	controller_url(f, n, url, sizeof(url));
+	bs.n_controller_urls = 1;
+	bs.controller_urls = urls;
 	n->bootstrap_len = fwfleet__bootstrap__get_packed_size(&bs);
 	n->bootstrap = xmalloc(n->bootstrap_len);
 	fwfleet__bootstrap__pack(&bs, (uint8_t *)n->bootstrap);

@@ -24,6 +24,7 @@ struct fleet_opts {
 	uint16_t engine_port;		/* first control port to try */
 	long cert_validity_s;		/* per-engine certificates */
 	int compress_engine;		/* ship it gzip-compressed */
+	uint16_t https_port;		/* the payload/status server (63002) */
 };
 
 /* Fills o with the defaults. */

@@ -67,6 +67,8 @@ struct node {
 	uint16_t engine_port;
 	struct sockaddr_storage peer;	/* where SSH reached the node */
 	socklen_t peer_len;
+	struct sockaddr_storage local;	/* our end of that connection */
+	socklen_t local_len;
 	char *bootstrap;		/* packed Bootstrap (holds a key) */
 	size_t bootstrap_len;
 	int engine_started;

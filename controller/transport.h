@@ -67,6 +67,13 @@ int transport_exec(struct transport *t, const char *cmd, const void *in,
 int transport_peer_addr(struct transport *t, struct sockaddr_storage *addr,
     socklen_t *len);
 
+/*
+ * Our own end of the connection: the address the node reaches the
+ * controller at, in the family the node was reached by.
+ */
+int transport_local_addr(struct transport *t, struct sockaddr_storage *addr,
+    socklen_t *len);
+
 #define TRANSPORT_MAX_IOV 4
 
 /*

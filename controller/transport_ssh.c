@@ -450,19 +450,33 @@ out:
 	return r;
 }
 
-int transport_peer_addr(struct transport *t, struct sockaddr_storage *addr,
-    socklen_t *len)
+/* One end of the SSH socket: the node's (peer) or ours (local). */
+static int socket_end(struct transport *t, int peer,
+    struct sockaddr_storage *addr, socklen_t *len)
 {
 	socket_t fd;
+	int r;
 
 	if (t == NULL || addr == NULL || len == NULL ||
 	    (fd = ssh_get_fd(t->session)) == SSH_INVALID_SOCKET)
 		return FW_ERR_INVALID;
 	memset(addr, 0, sizeof(*addr));
 	*len = sizeof(*addr);
-	if (getpeername(fd, (struct sockaddr *)addr, len) != 0)
-		return FW_ERR_SYSTEM;
-	return 0;
+	r = peer ? getpeername(fd, (struct sockaddr *)addr, len) :
+	    getsockname(fd, (struct sockaddr *)addr, len);
+	return r == 0 ? 0 : FW_ERR_SYSTEM;
+}
+
+int transport_peer_addr(struct transport *t, struct sockaddr_storage *addr,
+    socklen_t *len)
+{
+	return socket_end(t, 1, addr, len);
+}
+
+int transport_local_addr(struct transport *t, struct sockaddr_storage *addr,
+    socklen_t *len)
+{
+	return socket_end(t, 0, addr, len);
 }
 
 void transport_close(struct transport *t)
