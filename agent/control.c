@@ -13,6 +13,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include "deploy.h"
 #include "engine.h"
 #include "err.h"
 #include "inventory.h"
@@ -48,6 +49,12 @@ static void conn_close(struct conn *c, const char *why)
 	/* Shutdown was asked for: stop even if the reply could not be sent
 	 * (the work directory, and its pid file, are gone already). */
 	stop = c->stop_after_flush;
+	if (e->op_conn == c) {
+		/* Nobody will take the staged files; an installer that runs
+		 * is let finish (it may be flashing a device). */
+		e->op_conn = NULL;
+		deploy_cancel(e->deploy, 0);
+	}
 	e->conns[c->slot] = NULL;
 	if (c->deadline != NULL)
 		event_free(c->deadline);
@@ -96,9 +103,78 @@ static int reply_error(struct conn *c, uint32_t id, int code, const char *msg)
 	return reply(c, &m);
 }
 
+void control_reply_later(struct engine *e, uint32_t id,
+    Fwfleet__EngineMsg *msg)
+{
+	struct conn *c = e->op_conn;
+
+	e->op_conn = NULL;
+	if (c == NULL) {
+		log_warn("the controller is gone; reply to request %u dropped",
+		    id);
+		return;
+	}
+	msg->id = id;
+	reply(c, msg);
+}
+
+/*
+ * Stage and Install that cannot start fail that component, not the talk:
+ * the controller goes on with the others. Only a busy engine (a protocol
+ * error by the controller) is refused outright.
+ */
+static int handle_stage(struct conn *c, uint32_t id,
+    const Fwfleet__StageRequest *req)
+{
+	Fwfleet__EngineMsg m = FWFLEET__ENGINE_MSG__INIT;
+	Fwfleet__StageReply sr = FWFLEET__STAGE_REPLY__INIT;
+	char err[512] = "deploying is not available on this engine (see its "
+	    "log)";
+	int r = FW_ERR_UNSUPPORTED;
+
+	if (c->e->deploy != NULL &&
+	    (r = deploy_stage(c->e->deploy, id, req, err, sizeof(err))) == 0) {
+		c->e->op_conn = c;
+		return 0;
+	}
+	if (r == FW_ERR_AGAIN)
+		return reply_error(c, id, r, err);
+	sr.error = err;
+	m.id = id;
+	m.msg_case = FWFLEET__ENGINE_MSG__MSG_STAGE;
+	m.stage = &sr;
+	return reply(c, &m);
+}
+
+static int handle_install(struct conn *c, uint32_t id,
+    const Fwfleet__InstallRequest *req)
+{
+	Fwfleet__EngineMsg m = FWFLEET__ENGINE_MSG__INIT;
+	Fwfleet__InstallReply ir = FWFLEET__INSTALL_REPLY__INIT;
+	char err[512] = "deploying is not available on this engine (see its "
+	    "log)";
+	int r = FW_ERR_UNSUPPORTED;
+
+	if (c->e->deploy != NULL &&
+	    (r = deploy_install(c->e->deploy, id, req, err, sizeof(err))) == 0) {
+		c->e->op_conn = c;
+		return 0;
+	}
+	if (r == FW_ERR_AGAIN)
+		return reply_error(c, id, r, err);
+	ir.outcome = FWFLEET__INSTALL_OUTCOME__OUTCOME_FAILED;
+	ir.exit_code = -1;
+	ir.error = err;
+	m.id = id;
+	m.msg_case = FWFLEET__ENGINE_MSG__MSG_INSTALL;
+	m.install = &ir;
+	return reply(c, &m);
+}
+
 static int handle_hello(struct conn *c, uint32_t id, const Fwfleet__Hello *h)
 {
-	static char *caps[] = { "inventory", "diag", "shutdown" };
+	static char *caps[] = { "inventory", "diag", "shutdown", "stage",
+	    "install", "cancel" };
 	Fwfleet__EngineMsg m = FWFLEET__ENGINE_MSG__INIT;
 	Fwfleet__Hello me = FWFLEET__HELLO__INIT;
 
@@ -171,7 +247,8 @@ static int handle_diag(struct conn *c, uint32_t id)
 
 	d.version = (char *)FWFLEET_VERSION;
 	d.mode = (char *)"ephemeral";
-	d.state = (char *)e->state;
+	d.state = (char *)(deploy_activity(e->deploy) != NULL ?
+	    deploy_activity(e->deploy) : e->state);
 	d.uptime_s = (fw_now_ms() - e->started_ms) / 1000;
 	d.pid = (uint32_t)getpid();
 	d.workdir = e->bs->workdir;
@@ -228,6 +305,15 @@ static int dispatch(struct conn *c, const Fwfleet__ControllerMsg *msg)
 		return handle_diag(c, msg->id);
 	case FWFLEET__CONTROLLER_MSG__MSG_SHUTDOWN:
 		return handle_shutdown(c, msg->id, msg->shutdown);
+	case FWFLEET__CONTROLLER_MSG__MSG_STAGE:
+		return handle_stage(c, msg->id, msg->stage);
+	case FWFLEET__CONTROLLER_MSG__MSG_INSTALL:
+		return handle_install(c, msg->id, msg->install);
+	case FWFLEET__CONTROLLER_MSG__MSG_CANCEL:
+		/* No reply of its own: the running operation's reply says
+		 * it was cancelled. */
+		deploy_cancel(c->e->deploy, msg->cancel->kill_running);
+		return 0;
 	default:
 		reply_error(c, msg->id, FW_ERR_PROTOCOL, "unknown request");
 		return FW_ERR_PROTOCOL;

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "deploy.h"
 #include "err.h"
 #include "log.h"
 #include "platform.h"
@@ -112,6 +113,11 @@ void engine_touch(struct engine *e)
 	e->last_seen_wall = time(NULL);
 }
 
+void engine_activity(struct engine *e)
+{
+	e->last_activity_ms = fw_now_ms();
+}
+
 void engine_stop(struct engine *e, int remove_workdir, const char *why)
 {
 	int r;
@@ -162,8 +168,12 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
-	uint64_t idle_ms = fw_now_ms() - e->last_seen_ms;
+	uint64_t last = e->last_seen_ms > e->last_activity_ms ?
+	    e->last_seen_ms : e->last_activity_ms;
+	uint64_t idle_ms = fw_now_ms() - last;
 
+	if (deploy_activity(e->deploy) != NULL)
+		return;	/* the controller awaits what runs */
 	if (idle_ms >= (uint64_t)e->idle_timeout_s * 1000)
 		engine_stop(e, 1, "the controller has been silent for the "
 		    "idle timeout; cleaning up");
@@ -198,6 +208,7 @@ static int engine_events(struct engine *e)
 
 int engine_run(struct engine *e, int ready_fd)
 {
+	char err[256];
 	int r;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -207,6 +218,8 @@ int engine_run(struct engine *e, int ready_fd)
 		log_error("cannot set up the event loop: %s", fw_strerror(r));
 		return 1;
 	}
+	if (deploy_new(e, &e->deploy, err, sizeof(err)) != 0)
+		log_warn("deploying is not available: %s", err);
 	e->state = "serving";
 	log_info("serving on port %u, session %s, idle timeout %us",
 	    e->port, e->bs->session_id, e->idle_timeout_s);
@@ -223,6 +236,8 @@ void engine_free(struct engine *e)
 	if (e == NULL)
 		return;
 	control_close_all(e);
+	deploy_free(e->deploy);
+	e->deploy = NULL;
 	if (e->listen_ev != NULL)
 		event_free(e->listen_ev);
 	if (e->watchdog_ev != NULL)

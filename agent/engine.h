@@ -15,6 +15,7 @@
 struct event_base;
 struct event;
 struct conn;
+struct deploy;
 
 #define ENGINE_MAX_CONNS	8
 
@@ -33,6 +34,9 @@ struct engine {
 	uint64_t started_ms;		/* monotonic */
 	uint64_t last_seen_ms;		/* monotonic: last controller message */
 	time_t last_seen_wall;
+	uint64_t last_activity_ms;	/* monotonic: a deploy operation ended */
+	struct deploy *deploy;		/* NULL if it could not be set up */
+	struct conn *op_conn;		/* who awaits the running operation */
 	unsigned idle_timeout_s;
 	const char *state;		/* "serving", "shutting-down" */
 	int exit_code;
@@ -56,6 +60,10 @@ int engine_run(struct engine *e, int ready_fd);
 
 /* Notes that the controller spoke: resets the idle watchdog. */
 void engine_touch(struct engine *e);
+
+/* Notes that a deploy operation ended: the idle time counts from now
+ * (while one runs, the controller is waiting for us, not gone). */
+void engine_activity(struct engine *e);
 
 /* Ends the loop after removing the work directory (when asked). */
 void engine_stop(struct engine *e, int remove_workdir, const char *why);

@@ -8,6 +8,17 @@ extern const struct command cmd_pki_init;
 extern const struct command cmd_engine_extract;
 extern const struct command cmd_ports;
 extern const struct command cmd_version;
+extern const struct command cmd_repo_init;
+extern const struct command cmd_repo_add;
+extern const struct command cmd_repo_index;
+extern const struct command cmd_repo_list;
+extern const struct command cmd_repo_verify;
+extern const struct command cmd_repo_sign;
+extern const struct command cmd_repo_keygen;
+extern const struct command cmd_plan;
+extern const struct command cmd_deploy;
+extern const struct command cmd_jobs;
+extern const struct command cmd_report;
 
 const struct command *const commands[] = {
 	&cmd_inventory,
@@ -15,6 +26,17 @@ const struct command *const commands[] = {
 	&cmd_engine_extract,
 	&cmd_ports,
 	&cmd_version,
+	&cmd_repo_init,
+	&cmd_repo_add,
+	&cmd_repo_index,
+	&cmd_repo_list,
+	&cmd_repo_verify,
+	&cmd_repo_sign,
+	&cmd_repo_keygen,
+	&cmd_plan,
+	&cmd_deploy,
+	&cmd_jobs,
+	&cmd_report,
 	NULL,
 };
 

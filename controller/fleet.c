@@ -10,6 +10,7 @@
 #include <event2/thread.h>
 #include <openssl/rand.h>
 
+#include "deploy.h"
 #include "err.h"
 #include "log.h"
 #include "node.h"
@@ -27,6 +28,8 @@ struct fleet {
 	char *ca_pem;
 	size_t ca_pem_len;
 	SSL_CTX *client_ctx;
+	SSL_CTX *server_ctx;	/* the HTTPS server's (deploy runs) */
+	struct deploy_ctx *dctx;	/* NULL for an inventory */
 	struct event_base *base;
 	struct workq *wq;
 	struct event *sigint_ev;
@@ -63,6 +66,11 @@ struct event_base *fleet_base(struct fleet *f)
 SSL_CTX *fleet_client_ctx(struct fleet *f)
 {
 	return f->client_ctx;
+}
+
+struct deploy_ctx *fleet_deploy_ctx(struct fleet *f)
+{
+	return f->dctx;
 }
 
 const char *fleet_session_id(const struct fleet *f)
@@ -135,7 +143,7 @@ static void sans_for(const struct node *n, const char *sid, char *ip_or_dns,
  * link-local address goes without its zone, which only means something
  * here: the engine adds the zone of the interface it talks to us on.
  */
-static void controller_url(const struct fleet *f, const struct node *n,
+void fleet_controller_url(const struct fleet *f, const struct node *n,
     char *url, size_t len)
 {
 	char host[INET6_ADDRSTRLEN] = "";
@@ -169,7 +177,7 @@ static void pack_bootstrap(struct fleet *f, struct node *n,
 	bs.idle_timeout_s = f->opts.idle_timeout_s;
 	bs.workdir = n->workdir;
 	bs.node_name = n->spec->name;
-	controller_url(f, n, url, sizeof(url));
+	fleet_controller_url(f, n, url, sizeof(url));
 	bs.n_controller_urls = 1;
 	bs.controller_urls = urls;
 	n->bootstrap_len = fwfleet__bootstrap__get_packed_size(&bs);
@@ -205,11 +213,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	size_t i;
 
 	if (f->interrupted) {
-		log_warn("still cleaning up %zu node(s); please wait",
-		    f->running);
+		log_warn("interrupted again: stopping running installers; "
+		    "still cleaning up %zu node(s)", f->running);
+		for (i = 0; i < f->n_nodes; i++)
+			if (f->nodes[i].state == NODE_TALKING)
+				node_fsm(&f->nodes[i], NEV_ABORT);
 		return;
 	}
-	log_warn("interrupted: stopping and cleaning up every node");
+	log_warn(f->dctx != NULL ? "interrupted: running installers finish, "
+	    "the rest is skipped; Ctrl-C again to stop them" :
+	    "interrupted: stopping and cleaning up every node");
 	f->interrupted = 1;
 	/* Nodes not started yet are cancelled as the scheduler reaches them. */
 	for (i = 0; i < f->n_nodes; i++)
@@ -244,6 +257,13 @@ static int make_session(struct fleet *f, const char *pki_dir, char *err,
 	f->client_ctx = tls_ctx_new(TLS_ROLE_CLIENT, f->ca_pem, f->ca_pem_len,
 	    pem.cert, pem.cert_len, pem.key, pem.key_len, err, errlen);
 	r = f->client_ctx != NULL ? 0 : FW_ERR_TLS;
+	if (r == 0 && f->dctx != NULL) {
+		/* The same certificate serves payloads and status pushes. */
+		f->server_ctx = tls_ctx_new(TLS_ROLE_SERVER, f->ca_pem,
+		    f->ca_pem_len, pem.cert, pem.cert_len, pem.key,
+		    pem.key_len, err, errlen);
+		r = f->server_ctx != NULL ? 0 : FW_ERR_TLS;
+	}
 out:
 	pki_pem_clear(&pem);
 	return r;
@@ -302,8 +322,9 @@ static void collect_results(struct fleet *f)
 	}
 }
 
-int fleet_inventory(const struct fleet_opts *o, const struct node_list *nodes,
-    const char *pki_dir, struct fleet **out, char *err, size_t errlen)
+static int fleet_run(const struct fleet_opts *o, const struct node_list *nodes,
+    const char *pki_dir, struct deploy_ctx *dctx, struct fleet **out,
+    char *err, size_t errlen)
 {
 	struct fleet *f = xcalloc(1, sizeof(*f));
 	size_t i;
@@ -317,6 +338,7 @@ int fleet_inventory(const struct fleet_opts *o, const struct node_list *nodes,
 	signal(SIGTERM, SIG_DFL);
 	accept_signals();
 	f->opts = *o;
+	f->dctx = dctx;
 	if (f->opts.parallel < 1)
 		f->opts.parallel = 1;
 	if ((r = make_session(f, pki_dir, err, errlen)) != 0)
@@ -329,18 +351,44 @@ int fleet_inventory(const struct fleet_opts *o, const struct node_list *nodes,
 	f->nodes = xcalloc(f->n_nodes, sizeof(*f->nodes));
 	for (i = 0; i < f->n_nodes; i++)
 		node_init(&f->nodes[i], f, &nodes->v[i], (int)i);
+	if (dctx != NULL && (r = deploy_ctx_start(dctx, f->base, f->server_ctx,
+	    f->session_id, f->opts.https_port, f->nodes, f->n_nodes, err,
+	    errlen)) != 0)
+		goto out;
 	log_debug("session %s: %zu node(s), %d in parallel", f->session_id,
 	    f->n_nodes, f->opts.parallel);
 	fleet_start_more(f);
 	if (f->n_nodes > 0)
 		event_base_dispatch(f->base);
+	if (dctx != NULL)
+		deploy_ctx_stop(dctx);
 	collect_results(f);
 	*out = f;
 	f = NULL;
 	r = 0;
 out:
+	if (f != NULL && dctx != NULL)
+		deploy_ctx_stop(dctx);
 	fleet_free(f);
 	return r;
+}
+
+int fleet_inventory(const struct fleet_opts *o, const struct node_list *nodes,
+    const char *pki_dir, struct fleet **out, char *err, size_t errlen)
+{
+	return fleet_run(o, nodes, pki_dir, NULL, out, err, errlen);
+}
+
+int fleet_deploy(const struct fleet_opts *o, const struct node_list *nodes,
+    const char *pki_dir, struct deploy_ctx *dctx, struct fleet **out,
+    char *err, size_t errlen)
+{
+	return fleet_run(o, nodes, pki_dir, dctx, out, err, errlen);
+}
+
+const struct node *fleet_node(const struct fleet *f, size_t i)
+{
+	return i < f->n_nodes ? &f->nodes[i] : NULL;
 }
 
 const struct node_result *fleet_results(const struct fleet *f, size_t *n)
@@ -376,6 +424,7 @@ void fleet_free(struct fleet *f)
 	if (f->base != NULL)
 		event_base_free(f->base);
 	SSL_CTX_free(f->client_ctx);
+	SSL_CTX_free(f->server_ctx);
 	free(f->ca_pem);
 	EVP_PKEY_free(f->ca_key);
 	X509_free(f->ca_cert);

@@ -14,6 +14,7 @@
 #include "transport.h"
 
 struct fleet;
+struct deploy_ctx;
 
 struct fleet_opts {
 	struct transport_opts ssh;
@@ -40,8 +41,22 @@ void fleet_opts_init(struct fleet_opts *o);
 int fleet_inventory(const struct fleet_opts *o, const struct node_list *nodes,
     const char *pki_dir, struct fleet **out, char *err, size_t errlen);
 
+/*
+ * Deploys to every node: as fleet_inventory, then for each node the plan
+ * that dctx computes from its inventory, carried out component by
+ * component (stage, install) with the controller's HTTPS server serving
+ * payloads and taking status pushes, everything journalled through dctx.
+ */
+int fleet_deploy(const struct fleet_opts *o, const struct node_list *nodes,
+    const char *pki_dir, struct deploy_ctx *dctx, struct fleet **out,
+    char *err, size_t errlen);
+
 /* The per-node results, in the order of the node list. */
 const struct node_result *fleet_results(const struct fleet *f, size_t *n);
+
+/* Node i of the run (NULL past the end). */
+struct node;
+const struct node *fleet_node(const struct fleet *f, size_t i);
 
 /* True if the run was interrupted (Ctrl-C / SIGTERM). */
 int fleet_interrupted(const struct fleet *f);

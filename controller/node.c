@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deploy.h"
 #include "fleet.h"
 #include "log.h"
 #include "proto.h"
@@ -52,9 +53,13 @@ void node_init(struct node *n, struct fleet *f, const struct node_spec *spec,
 
 static void node_set_state(struct node *n, enum node_state s)
 {
+	struct deploy_ctx *d = fleet_deploy_ctx(n->fleet);
+
 	node_log(n, LOG_LVL_DEBUG, "%s -> %s", state_names[n->state],
 	    state_names[s]);
 	n->state = s;
+	if (d != NULL)
+		deploy_node_state(d, n, state_names[s]);
 }
 
 /* Records the first failure; later ones are logged only. */
@@ -72,8 +77,12 @@ static void node_fail(struct node *n, const char *why)
 /* The only way a node ends. */
 static void node_close(struct node *n)
 {
+	struct deploy_ctx *d = fleet_deploy_ctx(n->fleet);
+
 	node_control_close(n);
 	node_set_state(n, NODE_DONE);
+	if (d != NULL)
+		deploy_node_done(d, n);
 	n->finished_ms = fw_now_ms();
 	fleet_node_done(n->fleet, n);
 }
@@ -102,6 +111,9 @@ static void send_request(struct node *n, enum talk_phase phase)
 
 	n->phase = phase;
 	switch (phase) {
+	case TALK_STAGE:
+	case TALK_INSTALL:
+		return;		/* sent by deploy.c */
 	case TALK_HELLO:
 		hello.protocol_version = FW_PROTOCOL_VERSION;
 		hello.software_version = (char *)FWFLEET_VERSION;
@@ -119,10 +131,21 @@ static void send_request(struct node *n, enum talk_phase phase)
 		m.shutdown = &sd;
 		break;
 	}
-	if (node_control_send(n, &m) != 0) {
+	if (node_control_send(n, &m, 0) != 0) {
 		node_fail(n, "cannot send to the engine");
 		node_cleanup(n);
 	}
+}
+
+void node_send_shutdown(struct node *n)
+{
+	send_request(n, TALK_SHUTDOWN);
+}
+
+void node_abandon(struct node *n, const char *why)
+{
+	node_fail(n, why);
+	node_cleanup(n);
 }
 
 static void on_reply(struct node *n)
@@ -162,7 +185,14 @@ static void on_reply(struct node *n)
 		n->inv = r->inventory;
 		r->inventory = NULL;	/* now owned by the node */
 		r->msg_case = FWFLEET__ENGINE_MSG__MSG__NOT_SET;
-		send_request(n, TALK_SHUTDOWN);
+		if (fleet_deploy_ctx(n->fleet) != NULL)
+			deploy_node_inventory(fleet_deploy_ctx(n->fleet), n);
+		else
+			send_request(n, TALK_SHUTDOWN);
+		return;
+	case TALK_STAGE:
+	case TALK_INSTALL:
+		deploy_node_reply(fleet_deploy_ctx(n->fleet), n, r);
 		return;
 	case TALK_SHUTDOWN:
 		if (r->msg_case != FWFLEET__ENGINE_MSG__MSG_SHUTDOWN)
@@ -239,9 +269,19 @@ void node_fsm(struct node *n, enum node_event ev)
 			node_fail(n, n->step_err);
 			node_cleanup(n);
 		} else if (ev == NEV_ABORT) {
+			int hard = n->aborted;
+
 			n->aborted = 1;
-			node_fail(n, "cancelled by the operator");
-			node_cleanup(n);
+			/* A deploy lets the installer that runs finish (the
+			 * second Ctrl-C kills it) and then shuts down. */
+			if ((n->phase == TALK_STAGE || n->phase == TALK_INSTALL) &&
+			    deploy_node_abort(fleet_deploy_ctx(n->fleet), n,
+			    hard))
+				break;
+			if (!hard) {
+				node_fail(n, "cancelled by the operator");
+				node_cleanup(n);
+			}
 		}
 		break;
 	case NODE_CLEANING:
@@ -271,4 +311,5 @@ void node_free(struct node *n)
 	if (n->inv != NULL)
 		fwfleet__inventory__free_unpacked(n->inv, NULL);
 	n->inv = NULL;
+	deploy_node_free(n);
 }

@@ -47,7 +47,11 @@ enum node_event {
 	NEV_ABORT,		/* Ctrl-C */
 };
 
-enum talk_phase { TALK_HELLO, TALK_INVENTORY, TALK_SHUTDOWN };
+enum talk_phase {
+	TALK_HELLO, TALK_INVENTORY, TALK_STAGE, TALK_INSTALL, TALK_SHUTDOWN,
+};
+
+struct node_deploy;
 
 struct node {
 	struct fleet *fleet;
@@ -86,6 +90,7 @@ struct node {
 	int failed;
 	char error[512];
 	Fwfleet__Inventory *inv;	/* owned, from the engine's reply */
+	struct node_deploy *dep;	/* deploy runs: owned by deploy.c */
 };
 
 void node_init(struct node *n, struct fleet *f, const struct node_spec *spec,
@@ -98,14 +103,29 @@ void node_step_connect(void *arg);
 void node_step_prepare(void *arg);
 void node_step_cleanup(void *arg);
 
+/* Asks the engine to shut down (the end of the talk). */
+void node_send_shutdown(struct node *n);
+
+/* Records a failure and goes to cleanup (the only exit from the talk
+ * other than Shutdown). */
+void node_abandon(struct node *n, const char *why);
+
 /* node_control.c: the control channel on the loop thread. */
 int node_control_open(struct node *n);
-int node_control_send(struct node *n, Fwfleet__ControllerMsg *msg);
+/* Sends msg; its reply is awaited for timeout_s (0: the talk timeout). */
+int node_control_send(struct node *n, Fwfleet__ControllerMsg *msg,
+    unsigned timeout_s);
+/* Sends msg expecting no reply (Cancel), keeping the awaited one. */
+int node_control_notify(struct node *n, Fwfleet__ControllerMsg *msg);
 void node_control_close(struct node *n);
 
 /* fleet.c: services a node asks of its run. */
 struct event_base *fleet_base(struct fleet *f);
 SSL_CTX *fleet_client_ctx(struct fleet *f);
+struct deploy_ctx *fleet_deploy_ctx(struct fleet *f);
+/* The controller's HTTPS URL for node n (its SSH connection's family). */
+void fleet_controller_url(const struct fleet *f, const struct node *n,
+    char *url, size_t len);
 const char *fleet_session_id(const struct fleet *f);
 const struct fleet_opts *fleet_opts(const struct fleet *f);
 void fleet_submit(struct fleet *f, struct node *n, void (*step)(void *));

@@ -21,9 +21,10 @@
 #include "tls.h"
 #include "util.h"
 
-static void arm_timer(struct node *n)
+static void arm_timer(struct node *n, unsigned timeout_s)
 {
-	struct timeval tv = { fleet_opts(n->fleet)->talk_timeout_s, 0 };
+	struct timeval tv = { timeout_s ? (time_t)timeout_s :
+	    fleet_opts(n->fleet)->talk_timeout_s, 0 };
 
 	evtimer_add(n->timer, &tv);
 }
@@ -139,7 +140,7 @@ int node_control_open(struct node *n)
 	bufferevent_setcb(n->bev, on_read, NULL, on_event, n);
 	bufferevent_enable(n->bev, EV_READ | EV_WRITE);
 	set_port(n, &ss);
-	arm_timer(n);
+	arm_timer(n, 0);
 	/* An immediate failure is also raised through on_event, which
 	 * reports it; the caller's cleanup is then a no-op. */
 	if (bufferevent_socket_connect(n->bev, (struct sockaddr *)&ss,
@@ -152,7 +153,8 @@ int node_control_open(struct node *n)
 	return 0;
 }
 
-int node_control_send(struct node *n, Fwfleet__ControllerMsg *msg)
+int node_control_send(struct node *n, Fwfleet__ControllerMsg *msg,
+    unsigned timeout_s)
 {
 	int r;
 
@@ -161,8 +163,16 @@ int node_control_send(struct node *n, Fwfleet__ControllerMsg *msg)
 	if ((r = proto_send_controller(bufferevent_get_output(n->bev),
 	    msg)) != 0)
 		return r;
-	arm_timer(n);
+	arm_timer(n, timeout_s);
 	return 0;
+}
+
+int node_control_notify(struct node *n, Fwfleet__ControllerMsg *msg)
+{
+	if (n->bev == NULL)
+		return FW_ERR_EOF;
+	msg->id = n->next_id++;
+	return proto_send_controller(bufferevent_get_output(n->bev), msg);
 }
 
 void node_control_close(struct node *n)

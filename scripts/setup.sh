@@ -9,7 +9,8 @@ PACKAGES="build-essential cmake pkg-config git
 	libssl-dev libprotobuf-c-dev protobuf-c-compiler libssh-dev
 	libevent-dev zlib1g-dev libcmocka-dev libjansson-dev
 	openssh-server openssh-client iproute2 iptables nftables
-	procps psmisc util-linux coreutils time jq bc iputils-ping sudo"
+	procps psmisc util-linux coreutils time jq bc iputils-ping sudo
+	nginx curl"
 
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo

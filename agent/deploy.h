@@ -1,0 +1,57 @@
+/*
+ * The engine's deploy operations: Stage (fetch a component's payloads)
+ * and Install (run its installer), one at a time, each answered when it
+ * ends rather than when it is asked; Cancel; and the status pushes that
+ * report progress and installer output to the controller's HTTPS server.
+ */
+#ifndef FW_DEPLOY_H
+#define FW_DEPLOY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fwfleet.pb-c.h"
+
+struct engine;
+struct deploy;
+
+/* Sends reply (for request id) to whoever asked; called when an
+ * operation ends. Provided by control.c. */
+void control_reply_later(struct engine *e, uint32_t id,
+    Fwfleet__EngineMsg *reply);
+
+/*
+ * Sets up deploying for e: a TLS client context from the bootstrap's
+ * certificate (for fetches and pushes) and the status pusher aimed at the
+ * bootstrap's controller URLs. Returns 0 or FW_ERR_* with err.
+ */
+int deploy_new(struct engine *e, struct deploy **out, char *err,
+    size_t errlen);
+
+/*
+ * Starts staging req's files into <workdir>/staging/<component>/. The
+ * StageReply for id follows through control_reply_later. Returns 0, or
+ * FW_ERR_* with err (busy, bad request) and then no reply follows.
+ */
+int deploy_stage(struct deploy *d, uint32_t id, const Fwfleet__StageRequest *req,
+    char *err, size_t errlen);
+
+/* Likewise for running a staged component's installer: InstallReply. */
+int deploy_install(struct deploy *d, uint32_t id,
+    const Fwfleet__InstallRequest *req, char *err, size_t errlen);
+
+/*
+ * Cancel: a staging stops at once; a running installer is let finish
+ * (kill_running = 0) or killed with its process group (1). Its reply
+ * says cancelled.
+ */
+void deploy_cancel(struct deploy *d, int kill_running);
+
+/* What is running, for Diag and the watchdog: NULL when idle, else e.g.
+ * "installing hpe-i40e-fw". */
+const char *deploy_activity(const struct deploy *d);
+
+/* Stops what runs (killing an installer), flushes pushes briefly, frees. */
+void deploy_free(struct deploy *d);
+
+#endif
