@@ -270,6 +270,7 @@ static int handle_shutdown(struct conn *c, uint32_t id,
 	Fwfleet__ShutdownReply sr = FWFLEET__SHUTDOWN_REPLY__INIT;
 	char detail[256] = "";
 
+	deploy_quiesce(c->e->deploy, 1000);
 	if (req->remove_workdir) {
 		if (platform_remove_workdir(c->e->bs->workdir) == 0) {
 			c->e->workdir_removed = 1;

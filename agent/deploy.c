@@ -17,8 +17,6 @@
 #include "util.h"
 
 #define DEPLOY_MAX_STAGED	256
-#define LINE_BATCH		64	/* installer lines per push */
-#define LINE_FLUSH_MS		250
 
 struct staged {
 	char *id;
@@ -37,9 +35,6 @@ struct deploy {
 	char activity[160];
 	struct staged staged[DEPLOY_MAX_STAGED];
 	size_t n_staged;
-	char *lines[LINE_BATCH];	/* installer output not pushed yet */
-	size_t n_lines;
-	struct event *flush_ev;
 };
 
 /* A name that is safe as one path component. */
@@ -77,30 +72,6 @@ static int make_staging_dir(const struct deploy *d, const char *id,
 fail:
 	fw_snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 	return FW_ERR_SYSTEM;
-}
-
-static void flush_lines(struct deploy *d)
-{
-	Fwfleet__StatusPush msg = FWFLEET__STATUS_PUSH__INIT;
-	size_t i;
-
-	if (d->n_lines == 0)
-		return;
-	if (d->pusher != NULL) {
-		msg.component_id = d->op_component;
-		msg.phase = FWFLEET__PHASE__PHASE_INSTALLING;
-		msg.n_log_lines = d->n_lines;
-		msg.log_lines = d->lines;
-		status_push(d->pusher, &msg);
-	}
-	for (i = 0; i < d->n_lines; i++)
-		free(d->lines[i]);
-	d->n_lines = 0;
-}
-
-static void on_flush_timer(evutil_socket_t fd, short what, void *arg)
-{
-	flush_lines(arg);
 }
 
 static void push_phase(struct deploy *d, Fwfleet__Phase phase, uint64_t done,
@@ -228,18 +199,6 @@ int deploy_stage(struct deploy *d, uint32_t id, const Fwfleet__StageRequest *req
 
 /* --- Install ----------------------------------------------------------- */
 
-static void on_install_line(void *arg, const char *line)
-{
-	struct deploy *d = arg;
-	struct timeval tv = { 0, LINE_FLUSH_MS * 1000 };
-
-	d->lines[d->n_lines++] = xstrdup(line);
-	if (d->n_lines == LINE_BATCH)
-		flush_lines(d);
-	else if (!evtimer_pending(d->flush_ev, NULL))
-		evtimer_add(d->flush_ev, &tv);
-}
-
 static void on_install_done(void *arg, const struct install_result *res)
 {
 	struct deploy *d = arg;
@@ -248,7 +207,11 @@ static void on_install_done(void *arg, const struct install_result *res)
 	int ok = res->outcome != FWFLEET__INSTALL_OUTCOME__OUTCOME_FAILED;
 
 	d->inst = NULL;
-	flush_lines(d);
+	/* The output goes back with the reply, so it reaches the node's log
+	 * on the controller whatever happens to status pushes. */
+	ir.n_output = res->n_lines;
+	ir.output = (char **)res->lines;
+	ir.output_truncated = res->output_truncated;
 	ir.outcome = res->outcome;
 	ir.exit_code = res->exit_code;
 	ir.timed_out = res->timed_out;
@@ -332,8 +295,8 @@ int deploy_install(struct deploy *d, uint32_t id,
 	spec.payloads = (const char *const *)st->files;
 	spec.n_payloads = st->n_files;
 	op_begin(d, id, "installing", req->component_id);
-	r = install_start(d->e->base, &spec, on_install_line, on_install_done,
-	    d, &d->inst, err, errlen);
+	r = install_start(d->e->base, &spec, NULL, on_install_done, d,
+	    &d->inst, err, errlen);
 	if (r != 0) {
 		d->activity[0] = '\0';
 		return r;
@@ -359,6 +322,14 @@ const char *deploy_activity(const struct deploy *d)
 }
 
 /* --- life cycle -------------------------------------------------------- */
+
+void deploy_quiesce(struct deploy *d, int flush_ms)
+{
+	if (d == NULL)
+		return;
+	status_pusher_free(d->pusher, flush_ms);
+	d->pusher = NULL;
+}
 
 static int make_pusher(struct deploy *d, char *err, size_t errlen)
 {
@@ -390,10 +361,6 @@ int deploy_new(struct engine *e, struct deploy **out, char *err,
 	    (const char *)bs->key_pem.data, bs->key_pem.len, err, errlen);
 	if (d->ctx == NULL)
 		goto out;
-	if ((d->flush_ev = evtimer_new(e->base, on_flush_timer, d)) == NULL) {
-		r = FW_ERR_NOMEM;
-		goto out;
-	}
 	if ((r = make_pusher(d, err, errlen)) != 0)
 		goto out;
 	*out = d;
@@ -411,9 +378,6 @@ void deploy_free(struct deploy *d)
 		return;
 	fetch_free(d->fetch);
 	install_free(d->inst);
-	flush_lines(d);
-	if (d->flush_ev != NULL)
-		event_free(d->flush_ev);
 	status_pusher_free(d->pusher, 1000);
 	for (i = 0; i < d->n_staged; i++) {
 		for (j = 0; j < d->staged[i].n_files; j++)

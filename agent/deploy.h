@@ -51,6 +51,13 @@ void deploy_cancel(struct deploy *d, int kill_running);
  * "installing hpe-i40e-fw". */
 const char *deploy_activity(const struct deploy *d);
 
+/*
+ * Before Shutdown is answered: sends the status pushes still queued (for
+ * at most flush_ms) and stops pushing, so that once the controller has
+ * its reply the engine has nothing left to do but exit.
+ */
+void deploy_quiesce(struct deploy *d, int flush_ms);
+
 /* Stops what runs (killing an installer), flushes pushes briefly, frees. */
 void deploy_free(struct deploy *d);
 

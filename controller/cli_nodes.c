@@ -28,8 +28,8 @@ static int remote_dir_ok(const char *d)
 	if (d[0] != '/' || strlen(d) > 256 || strstr(d, "..") != NULL)
 		return 0;
 	for (i = 0; d[i]; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789_./-", d[i]))
+		if (!strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-", d[i]))
 			return 0;
 	return 1;
 }

@@ -54,29 +54,39 @@ enum {
 
 #define CLI_NODES_USAGE \
 	"nodes:\n" \
-	"  -n, --nodes FILE         Ansible-style INI inventory, or host[:port]\n" \
+	"  -n, --nodes FILE         Ansible-style INI inventory, " \
+	    "or host[:port]\n" \
 	"                           lines\n" \
 	"  -t, --target LIST        comma-separated: host, host:port,\n" \
 	"                           [2001:db8::5]:22, fe80::1%eth0\n" \
 	"SSH:\n" \
 	"  -u, --user USER          user (default root; ansible_user wins)\n" \
-	"  -i, --identity FILE      private key (default: ssh-agent, ~/.ssh/id_*)\n" \
-	"  -k, --ask-pass           ask for the SSH password on the terminal\n" \
+	"  -i, --identity FILE      private key (default: " \
+	    "ssh-agent, ~/.ssh/id_*)\n" \
+	"  -k, --ask-pass           ask for the SSH password on " \
+	    "the terminal\n" \
 	"      --password-file FILE read the SSH password from FILE (0600);\n" \
 	"                           or set FWFLEET_SSH_PASSWORD\n" \
 	"      --known-hosts FILE   host keys (default ~/.ssh/known_hosts)\n" \
 	"      --accept-new-host-keys  trust and record unknown host keys\n" \
 	"                           (a changed key is always refused)\n" \
-	"      --sudo               run the engine through sudo (non-root user)\n" \
+	"      --sudo               run the engine through sudo " \
+	    "(non-root user)\n" \
 	"      --connect-timeout S  SSH connect timeout (default 10)\n" \
 	"run:\n" \
 	"  -P, --parallel N         nodes in flight (default 32)\n" \
-	"      --timeout S          per-request engine timeout (default 120)\n" \
-	"      --idle-timeout S     engine watchdog: exit and clean up after S\n" \
-	"                           seconds without the controller (default 600)\n" \
-	"      --remote-dir DIR     parent of the engine's work dir (default /tmp)\n" \
-	"      --engine-port N      first engine control port (default 62286)\n" \
-	"      --compress-engine    ship the engine gzip-compressed (slow links;\n" \
+	"      --timeout S          per-request engine timeout " \
+	    "(default 120)\n" \
+	"      --idle-timeout S     engine watchdog: exit and " \
+	    "clean up after S\n" \
+	"                           seconds without the controller " \
+	    "(default 600)\n" \
+	"      --remote-dir DIR     parent of the engine's work " \
+	    "dir (default /tmp)\n" \
+	"      --engine-port N      first engine control port " \
+	    "(default 62286)\n" \
+	"      --compress-engine    ship the engine " \
+	    "gzip-compressed (slow links;\n" \
 	"                           the node needs gzip)\n"
 
 /* Clears c and fills the fleet defaults. */

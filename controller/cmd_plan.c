@@ -83,7 +83,7 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
 	return cli_nodes_check(&a->nodes, "plan");
 }
 
-/* --- output ----------------------------------------------------------------- */
+/* --- output ------------------------------------------------------------- */
 
 static json_t *safe_string(const char *s)
 {
@@ -143,7 +143,8 @@ static json_t *node_json(const struct node_result *r,
 	return o;
 }
 
-static void print_json(const struct repo *repo, const struct repo_sig *sig, const struct node_result *res,
+static void print_json(const struct repo *repo, const struct repo_sig *sig,
+    const struct node_result *res,
     const struct node_plan *plans, size_t n)
 {
 	json_t *nodes = json_array(), *doc;
@@ -173,7 +174,7 @@ static void print_json(const struct repo *repo, const struct repo_sig *sig, cons
 	json_decref(doc);
 }
 
-/* --- run ------------------------------------------------------------------- */
+/* --- run ---------------------------------------------------------------- */
 
 static int plan_all(const struct plan_args *a, const struct repo *repo,
     const struct repo_sig *sig, const struct fleet *f)

@@ -72,7 +72,7 @@ static int parse(const char *cmd, int argc, char **argv,
 
 static const struct option no_opts[] = { { NULL, 0, NULL, 0 } };
 
-/* --- repo init ----------------------------------------------------------- */
+/* --- repo init ---------------------------------------------------------- */
 
 static int init_exec(const struct global_opts *g, int argc, char **argv)
 {
@@ -106,7 +106,7 @@ const struct command cmd_repo_init = {
 	.exec = init_exec,
 };
 
-/* --- repo add ------------------------------------------------------------- */
+/* --- repo add ----------------------------------------------------------- */
 
 static int add_take(int ch, const char *arg, void *ctx)
 {
@@ -152,13 +152,13 @@ const struct command cmd_repo_add = {
 	    "is checked; each problem names the field.\n"
 	    "Then run `fwfleet repo index DIR` and `fwfleet repo sign`.\n"
 	    "\n"
-	    "  --replace   replace a version that is in the repository already\n"
+	    "  --replace   replace a version the repository holds already\n"
 	    "\n"
 	    "exit status: 0 added, 254 bad component or arguments, 255 I/O\n",
 	.exec = add_exec,
 };
 
-/* --- repo index ------------------------------------------------------------ */
+/* --- repo index --------------------------------------------------------- */
 
 static int index_take(int ch, const char *arg, void *ctx)
 {
@@ -211,15 +211,15 @@ const struct command cmd_repo_index = {
 	    "Checks every components/<id>/<version>/ (its manifest, and each\n"
 	    "payload against the size and sha256 the manifest gives) and\n"
 	    "writes DIR/index.json: each component's id, version, manifest\n"
-	    "sha256, and each payload's size, sha256, chunk size and per-chunk\n"
-	    "sha256. Any problem: nothing is written. A changed index drops\n"
-	    "the old index.json.sig: sign again.\n"
+	    "sha256, and each payload's size, sha256, chunk size and\n"
+	    "per-chunk sha256. Any problem: nothing is written. A changed\n"
+	    "index drops the old index.json.sig: sign again.\n"
 	    "\n"
 	    "  --chunk-size BYTES  download chunk size (default 1048576)\n",
 	.exec = index_exec,
 };
 
-/* --- repo list ---------------------------------------------------------------- */
+/* --- repo list ---------------------------------------------------------- */
 
 static uint64_t component_bytes(const struct repo_component *c)
 {
@@ -312,14 +312,14 @@ const struct command cmd_repo_list = {
 	.name = "repo list",
 	.summary = "list a repository's components",
 	.usage = "usage: fwfleet repo list DIR [--json]\n\n"
-	    "Lists the components in DIR/index.json: id, version, kind, number\n"
-	    "of files, total size and name, sorted by id and version. Checks\n"
-	    "each manifest against the index (not the payloads or signature:\n"
-	    "see repo verify).\n",
+	    "Lists the components in DIR/index.json: id, version, kind,\n"
+	    "number of files, total size and name, sorted by id and version.\n"
+	    "Checks each manifest against the index (not the payloads or the\n"
+	    "signature: see repo verify).\n",
 	.exec = list_exec,
 };
 
-/* --- repo verify --------------------------------------------------------- */
+/* --- repo verify -------------------------------------------------------- */
 
 struct verify_args {
 	const char *pubkey;
@@ -404,9 +404,9 @@ const struct command cmd_repo_verify = {
 	.summary = "check a repository's signature, manifests and payloads",
 	.usage = "usage: fwfleet repo verify DIR [--pubkey FILE] "
 	    "[--allow-unsigned]\n\n"
-	    "Checks index.json.sig against index.json, each manifest's sha256,\n"
-	    "and each payload's size, sha256 and chunk hashes (read in pieces,\n"
-	    "never whole), and names every file that differs:\n"
+	    "Checks index.json.sig against index.json, each manifest's\n"
+	    "sha256, and each payload's size, sha256 and chunk hashes (read\n"
+	    "in pieces, never whole), and names every file that differs:\n"
 	    "  components/x/1.2/fw.bin: sha256 mismatch (index 3f2a…, file "
 	    "9c1e…)\n"
 	    "\n"
@@ -419,7 +419,7 @@ const struct command cmd_repo_verify = {
 	.exec = verify_exec,
 };
 
-/* --- repo sign ----------------------------------------------------------------- */
+/* --- repo sign ---------------------------------------------------------- */
 
 static int sign_take(int ch, const char *arg, void *ctx)
 {
@@ -464,16 +464,16 @@ const struct command cmd_repo_sign = {
 	.summary = "sign a repository's index with an Ed25519 key",
 	.usage = "usage: fwfleet repo sign DIR --key FILE\n\n"
 	    "Verifies the repository (manifests and payloads against\n"
-	    "index.json), then writes DIR/index.json.sig, an Ed25519 signature\n"
-	    "over index.json. FILE is the private key (PEM, mode 0600; keep it\n"
-	    "off the repository). DIR/repo.pub gets the public key if it has\n"
-	    "none; a repo.pub of another key is refused.\n"
+	    "index.json), then writes DIR/index.json.sig, an Ed25519\n"
+	    "signature over index.json. FILE is the private key (PEM, mode\n"
+	    "0600; keep it off the repository). DIR/repo.pub gets the public\n"
+	    "key if it has none; a repo.pub of another key is refused.\n"
 	    "Check by hand: openssl pkeyutl -verify -pubin -inkey repo.pub\n"
 	    "  -rawin -in index.json -sigfile index.json.sig\n",
 	.exec = sign_exec,
 };
 
-/* --- repo keygen -------------------------------------------------------------- */
+/* --- repo keygen -------------------------------------------------------- */
 
 static int keygen_exec(const struct global_opts *g, int argc, char **argv)
 {
@@ -496,8 +496,9 @@ const struct command cmd_repo_keygen = {
 	.name = "repo keygen",
 	.summary = "make an Ed25519 key pair for signing repositories",
 	.usage = "usage: fwfleet repo keygen FILE\n\n"
-	    "Writes a new Ed25519 private key to FILE (PEM, mode 0600) and its\n"
-	    "public key to FILE.pub. Existing files are never overwritten.\n"
+	    "Writes a new Ed25519 private key to FILE (PEM, mode 0600) and\n"
+	    "its public key to FILE.pub. Existing files are never\n"
+	    "overwritten.\n"
 	    "Pin FILE.pub where you run plan and deploy (--pubkey).\n",
 	.exec = keygen_exec,
 };

@@ -397,7 +397,14 @@ static void on_install_reply(struct deploy_ctx *d, struct node *n,
 {
 	const struct manifest *mf = n->dep->plan.items[n->dep->cur].c->m;
 	char detail[512] = "";
+	size_t i;
 
+	if (r->output_truncated)
+		journal_node_log(d->j, n->spec->name, "%s: (installer output "
+		    "truncated: its last 64 KiB follow)", mf->id);
+	for (i = 0; i < r->n_output; i++)
+		journal_node_log(d->j, n->spec->name, "%s: %s", mf->id,
+		    r->output[i]);
 	if (r->timed_out)
 		fw_snprintf(detail, sizeof(detail), "the installer timed out "
 		    "after %u s and was stopped", mf->timeout_s);

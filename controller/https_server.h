@@ -18,6 +18,8 @@
  * others get 403 and are closed, and count as refused.
  *
  * Not thread safe: call everything from the thread running the base.
+ * The process ignores SIGPIPE (the controller does): a client that hangs
+ * up mid-body must cost a connection, not the process.
  */
 #ifndef FW_HTTPS_SERVER_H
 #define FW_HTTPS_SERVER_H

@@ -713,8 +713,9 @@ static int parse_rc_entry(struct mctx *c, Fwfleet__ReturnCodeMap *rc,
 	snprintf(field, sizeof(field), "return_codes.%.32s", key);
 	if (!json_is_string(v) ||
 	    rcmap_outcome_parse(json_string_value(v), &o) != 0)
-		return bad(c, field, "must be success, success-reboot-required, "
-		    "already-current, not-applicable or failed");
+		return bad(c, field, "must be success, "
+		    "success-reboot-required, already-current, not-applicable "
+		    "or failed");
 	if (strcmp(key, "default") == 0) {
 		rc->default_outcome = o;
 		return 0;
@@ -831,7 +832,8 @@ static int parse_file_hash(struct mctx *c, json_t *e, size_t i,
 	if (sha == NULL)
 		return bad(c, field, "missing (required; fwfleet repo add "
 		    "fills it in)");
-	if (!json_is_string(sha) || !manifest_sha256_valid(json_string_value(sha)))
+	if (!json_is_string(sha) ||
+	    !manifest_sha256_valid(json_string_value(sha)))
 		return bad(c, field, "must be 64 lowercase hex digits");
 	f->size = (uint64_t)json_integer_value(size);
 	memcpy(f->sha256, json_string_value(sha), 65);

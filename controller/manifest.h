@@ -65,7 +65,7 @@ struct manifest_dep {
 struct manifest {
 	char *id;		/* [a-z0-9._-], starts with [a-z0-9] */
 	char *name;
-	char *version;		/* [A-Za-z0-9._+~-], starts alphanumeric */
+	char *version;		/* [A-Za-z0-9._+~-], from [A-Za-z0-9] */
 	char *description;	/* NULL if not given */
 	enum manifest_kind kind;
 	char **os;		/* "linux", "windows" or os-release IDs */
@@ -92,7 +92,7 @@ struct manifest {
 };
 
 /* Parse flags. */
-#define MANIFEST_UNHASHED	0x1	/* files[].size/sha256 may be absent */
+#define MANIFEST_UNHASHED	0x1	/* files[].size, sha256 optional */
 
 #define MANIFEST_MAX_SIZE	(1024 * 1024)
 #define MANIFEST_DEFAULT_TIMEOUT	600

@@ -24,7 +24,7 @@ enum id_state { ST_NONE, ST_INSTALL, ST_SKIP };
 /* Everything the planner knows about one component id on this node. */
 struct idst {
 	const char *id;
-	size_t first, count;		/* versions in the repo, oldest first */
+	size_t first, count;		/* its versions in the repo */
 	int selected;			/* passes --component / --kind */
 	const struct repo_component *newest;
 	const struct repo_component *target;	/* newest that applies */
@@ -44,7 +44,7 @@ struct planner {
 	const struct plan_opts *o;
 	struct idst *ids;
 	size_t n_ids;
-	char *applies;			/* per repo component: 1 applies */
+	char *applies;			/* per repo component: applies? */
 };
 
 void plan_opts_init(struct plan_opts *o)
@@ -518,8 +518,8 @@ static void build_chain(struct planner *p, struct idst *s)
 	while (!self_ok(s->target->m, cur)) {
 		/* Each stone is newer than the last: this ends. */
 		if ((stone = next_stone(p, s, cur)) == NULL) {
-			set_skip(s, xasprintf("unmet dependency: needs %s \u2265 "
-			    "%s (installed %s; no stepping stone in the "
+			set_skip(s, xasprintf("unmet dependency: needs %s "
+			    "\u2265 %s (installed %s; no stepping stone in the "
 			    "repository)", s->id, self_need(s->target->m),
 			    s->known ? s->installed : "version unknown"));
 			return;
@@ -578,31 +578,39 @@ static int dep_met(struct planner *p, const struct manifest_dep *d,
 	return 0;
 }
 
+/* Why one of s's dependencies on another id is unmet, or NULL. */
+static char *first_unmet(struct planner *p, const struct idst *s)
+{
+	const struct manifest *m;
+	struct idst *from;
+	size_t k, d;
+	char *why;
+
+	for (k = 0; k < s->n_chain; k++) {
+		m = s->chain[k]->m;
+		for (d = 0; d < m->n_deps; d++) {
+			if (strcmp(m->deps[d].id, s->id) != 0 &&
+			    !dep_met(p, &m->deps[d], &from, &why))
+				return why;
+		}
+	}
+	return NULL;
+}
+
 /* Skips planned ids whose dependencies are unmet, until none changes. */
 static void settle_deps(struct planner *p)
 {
-	const struct manifest *m;
-	struct idst *s, *from;
-	size_t i, k, d;
+	size_t i;
 	int changed = 1;
 	char *why;
 
 	while (changed) {
 		changed = 0;
 		for (i = 0; i < p->n_ids; i++) {
-			s = &p->ids[i];
-			for (k = 0; s->state == ST_INSTALL && k < s->n_chain;
-			    k++) {
-				m = s->chain[k]->m;
-				for (d = 0; d < m->n_deps; d++) {
-					if (strcmp(m->deps[d].id, s->id) == 0 ||
-					    dep_met(p, &m->deps[d], &from,
-					    &why))
-						continue;
-					set_skip(s, why);
-					changed = 1;
-					break;
-				}
+			if (p->ids[i].state == ST_INSTALL &&
+			    (why = first_unmet(p, &p->ids[i])) != NULL) {
+				set_skip(&p->ids[i], why);
+				changed = 1;
 			}
 		}
 	}

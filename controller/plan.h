@@ -50,13 +50,13 @@ void plan_opts_init(struct plan_opts *o);
 enum plan_action { PLAN_INSTALL, PLAN_SKIP };
 
 struct plan_item {
-	const struct repo_component *c;	/* borrowed from the repository */
+	const struct repo_component *c;	/* the repository's */
 	enum plan_action action;
-	int not_applicable;		/* skipped: nothing on the node matches */
-	char *installed;		/* on the node now; NULL if unknown */
-	char *reason;			/* "upgrade", "already current (...)" */
-	char **devices;			/* what matched: "ens1f0", "nvme0",
-					   "system", "0000:5d:00.0" */
+	int not_applicable;	/* skipped: nothing on the node matches */
+	char *installed;	/* on the node now; NULL if unknown */
+	char *reason;		/* "upgrade", "already current (...)" */
+	char **devices;		/* what matched: "ens1f0", "nvme0",
+				   "system", "0000:5d:00.0" */
 	size_t n_devices;
 };
 

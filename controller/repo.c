@@ -28,7 +28,7 @@
 
 struct repo {
 	char *dir;
-	char *index;			/* index.json as read (signed bytes) */
+	char *index;			/* index.json: the signed bytes */
 	size_t index_len;
 	struct repo_component *comps;
 	size_t n;
@@ -36,7 +36,7 @@ struct repo {
 	size_t n_listed;
 };
 
-/* --- reports --------------------------------------------------------- */
+/* --- reports ------------------------------------------------------------ */
 
 static void strv_add(char ***v, size_t *n, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
@@ -78,7 +78,7 @@ void repo_report_clear(struct repo_report *rep)
 	memset(rep, 0, sizeof(*rep));
 }
 
-/* --- small helpers ----------------------------------------------------- */
+/* --- small helpers ------------------------------------------------------ */
 
 static char *path_join(const char *a, const char *b)
 {
@@ -196,7 +196,7 @@ static int open_regular(const char *path, int *fd, struct stat *st,
 	return 0;
 }
 
-/* --- streamed hashing ---------------------------------------------------- */
+/* --- streamed hashing --------------------------------------------------- */
 
 struct hashed {
 	uint64_t size;
@@ -322,7 +322,7 @@ static int hash_path(const char *path, uint32_t chunk_size, struct hashed *h,
 	return r;
 }
 
-/* --- components in memory -------------------------------------------- */
+/* --- components in memory ----------------------------------------------- */
 
 static void file_clear(struct repo_file *f)
 {
@@ -405,7 +405,7 @@ static int idver_cmp(const char *ida, const char *va, const char *idb,
 	return strcmp(va, vb);
 }
 
-/* --- init ------------------------------------------------------------- */
+/* --- init --------------------------------------------------------------- */
 
 static int mkdirs(const char *path, int mode)
 {
@@ -426,7 +426,8 @@ static int mkdirs(const char *path, int mode)
 	return is_dir(path) ? 0 : FW_ERR_SYSTEM;
 }
 
-static const char empty_index[] = "{\n  \"format\": 1,\n  \"components\": []\n}\n";
+static const char empty_index[] =
+	"{\n  \"format\": 1,\n  \"components\": []\n}\n";
 
 int repo_init(const char *dir, char *err, size_t errlen)
 {
@@ -545,12 +546,12 @@ static int add_files(const char *srcdir, const char *tmp, json_t *root,
 			r = FW_ERR_SYSTEM;
 		} else if (mf->hashed && (mf->size != h.size ||
 		    strcmp(mf->sha256, h.sha256) != 0)) {
-			snprintf(err, errlen, "%s: does not match component.json"
-			    " (component.json %llu bytes, sha256 %s; file %llu "
-			    "bytes, sha256 %s)", src,
+			snprintf(err, errlen, "%s: does not match "
+			    "component.json (component.json %llu bytes, sha256 "
+			    "%s; file %llu bytes, sha256 %s)", src,
 			    (unsigned long long)mf->size,
-			    short_hex(mf->sha256, a), (unsigned long long)h.size,
-			    short_hex(h.sha256, b));
+			    short_hex(mf->sha256, a),
+			    (unsigned long long)h.size, short_hex(h.sha256, b));
 			r = FW_ERR_INVALID;
 		} else {
 			f = json_array_get(files, i);
@@ -729,7 +730,7 @@ out:
 	return r;
 }
 
-/* --- index ---------------------------------------------------------------- */
+/* --- index -------------------------------------------------------------- */
 
 static json_t *file_json(const char *name, const struct hashed *h,
     uint32_t chunk_size)
@@ -960,8 +961,8 @@ static int index_scan(const char *dir, uint32_t chunk, struct entry **v,
 	for (i = 1; i < *n; i++) {
 		if (strcmp((*v)[i - 1].id, (*v)[i].id) == 0 &&
 		    version_compare((*v)[i - 1].version, (*v)[i].version) == 0)
-			repo_report_error(rep, "%s/%s: versions %s and %s are the "
-			    "same version; keep one", REPO_COMPONENTS,
+			repo_report_error(rep, "%s/%s: versions %s and %s are "
+			    "the same version; keep one", REPO_COMPONENTS,
 			    (*v)[i].id, (*v)[i - 1].version, (*v)[i].version);
 	}
 	return 0;
@@ -971,8 +972,8 @@ static int index_scan(const char *dir, uint32_t chunk, struct entry **v,
 static int index_write(const char *dir, const char *text, int *changed,
     char *err, size_t errlen)
 {
-	char *path = path_join(dir, REPO_INDEX), *sig = path_join(dir, REPO_SIG);
-	char *old = NULL;
+	char *path = path_join(dir, REPO_INDEX);
+	char *sig = path_join(dir, REPO_SIG), *old = NULL;
 	size_t oldlen;
 	int r = FW_ERR_SYSTEM;
 
@@ -1040,7 +1041,7 @@ out:
 	return r;
 }
 
-/* --- load ------------------------------------------------------------------ */
+/* --- load --------------------------------------------------------------- */
 
 struct ictx {
 	char *err;
@@ -1128,8 +1129,8 @@ static int parse_index_entry(struct ictx *c, json_t *e, size_t i,
 	    !manifest_version_valid(*version))
 		return ibad(c, field, "needs a valid id and version");
 	if (!manifest_sha256_valid(jstr(e, "manifest_sha256")))
-		return ibad(c, field, "manifest_sha256 must be 64 lowercase hex "
-		    "digits");
+		return ibad(c, field, "manifest_sha256 must be 64 lowercase "
+		    "hex digits");
 	memcpy(comp->manifest_sha256, jstr(e, "manifest_sha256"), 65);
 	comp->dir = xasprintf("%s/%s/%s", REPO_COMPONENTS, *id, *version);
 	files = json_object_get(e, "files");
@@ -1233,7 +1234,8 @@ static int load_manifest(const struct repo *r, struct repo_component *c,
 		    strcmp(sha, c->manifest_sha256) != 0)
 			repo_report_error(rep, "%s/component.json: sha256 "
 			    "mismatch (index %s, file %s)", c->dir,
-			    short_hex(c->manifest_sha256, a), short_hex(sha, b));
+			    short_hex(c->manifest_sha256, a),
+			    short_hex(sha, b));
 		return -1;
 	}
 	if (strcmp(sha, c->manifest_sha256) != 0) {
@@ -1295,7 +1297,7 @@ out:
 	return rr;
 }
 
-/* --- signatures -------------------------------------------------------- */
+/* --- signatures --------------------------------------------------------- */
 
 static void key_id(EVP_PKEY *k, char out[80])
 {
@@ -1405,13 +1407,15 @@ int repo_check_signature(const struct repo *r, const char *pubkey_file,
 	    path_join(r->dir, REPO_PUB);
 	if ((rr = fw_read_file(sigpath, 1024, &s, &slen)) != 0) {
 		rr = errno == ENOENT ? FW_ERR_NOT_FOUND : FW_ERR_SYSTEM;
-		snprintf(err, errlen, "%s: %s", REPO_SIG, rr == FW_ERR_NOT_FOUND ?
-		    "missing: the index is not signed (fwfleet repo sign)" :
-		    strerror(errno));
+		snprintf(err, errlen, "%s: %s", REPO_SIG,
+		    rr == FW_ERR_NOT_FOUND ? "missing: the index is not "
+		    "signed (fwfleet repo sign)" : strerror(errno));
 		goto out;
 	}
-	if ((rr = load_pubkey(keypath, &key, err, errlen)) != 0)
+	if (load_pubkey(keypath, &key, err, errlen) != 0) {
+		rr = FW_ERR_INVALID;	/* a signature, but no key to check it */
 		goto out;
+	}
 	key_id(key, sig->key_id);
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		fatal("out of memory");
@@ -1437,7 +1441,7 @@ out:
 	return rr;
 }
 
-/* --- payload checks ------------------------------------------------------ */
+/* --- payload checks ----------------------------------------------------- */
 
 static void check_chunks(const struct repo_component *c,
     const struct repo_file *f, const struct hashed *h,
@@ -1453,8 +1457,8 @@ static void check_chunks(const struct repo_component *c,
 	}
 	for (i = 0; i < h->n_chunks; i++) {
 		if (strcmp(h->chunks[i], f->chunk_sha256[i]) != 0) {
-			repo_report_error(rep, "%s: chunk %zu of %s/%s does not "
-			    "match the file (run fwfleet repo index)",
+			repo_report_error(rep, "%s: chunk %zu of %s/%s does "
+			    "not match the file (run fwfleet repo index)",
 			    REPO_INDEX, i, c->dir, f->name);
 			return;
 		}
@@ -1511,31 +1515,35 @@ static int is_listed(const struct repo *r, const char *id, const char *ver)
 	return found;
 }
 
-/* Component directories the index does not list: warnings. */
+/* Versions of id on disk that the index does not list: warnings. */
+static void warn_unindexed_id(const struct repo *r, const char *comps,
+    const char *id, struct repo_report *rep)
+{
+	char *iddir = path_join(comps, id), **vers;
+	size_t nv, k;
+
+	if (is_dir(iddir) && list_dir(iddir, &vers, &nv) == 0) {
+		for (k = 0; k < nv; k++) {
+			if (!is_listed(r, id, vers[k]))
+				repo_report_warn(rep, "%s/%s/%s: not in %s; "
+				    "not used (fwfleet repo index)",
+				    REPO_COMPONENTS, id, vers[k], REPO_INDEX);
+		}
+		names_free(vers, nv);
+	}
+	free(iddir);
+}
+
 static void warn_unindexed(const struct repo *r, struct repo_report *rep)
 {
-	char *comps = path_join(r->dir, REPO_COMPONENTS), *iddir, **ids, **vers;
-	size_t nid, nv, i, k;
+	char *comps = path_join(r->dir, REPO_COMPONENTS), **ids;
+	size_t nid, i;
 
-	if (list_dir(comps, &ids, &nid) != 0) {
-		free(comps);
-		return;
+	if (list_dir(comps, &ids, &nid) == 0) {
+		for (i = 0; i < nid; i++)
+			warn_unindexed_id(r, comps, ids[i], rep);
+		names_free(ids, nid);
 	}
-	for (i = 0; i < nid; i++) {
-		iddir = path_join(comps, ids[i]);
-		if (is_dir(iddir) && list_dir(iddir, &vers, &nv) == 0) {
-			for (k = 0; k < nv; k++) {
-				if (!is_listed(r, ids[i], vers[k]))
-					repo_report_warn(rep, "%s/%s/%s: not in "
-					    "%s; not used (fwfleet repo index)",
-					    REPO_COMPONENTS, ids[i], vers[k],
-					    REPO_INDEX);
-			}
-			names_free(vers, nv);
-		}
-		free(iddir);
-	}
-	names_free(ids, nid);
 	free(comps);
 }
 
@@ -1577,10 +1585,7 @@ int repo_verify(const char *dir, const struct repo_verify_opts *o,
 	if ((rr = repo_load(dir, &r, rep, err, errlen)) != 0)
 		return rr;
 	rr = repo_check_signature(r, o->pubkey, sig, msg, sizeof(msg));
-	if (rr == FW_ERR_NOT_FOUND && sig->pinned && access(o->pubkey,
-	    F_OK) != 0)
-		repo_report_error(rep, "%s", msg);	/* the key is missing */
-	else if (rr == FW_ERR_NOT_FOUND && o->allow_unsigned)
+	if (rr == FW_ERR_NOT_FOUND && o->allow_unsigned)
 		repo_report_warn(rep, "%s", msg);
 	else if (rr != 0)
 		repo_report_error(rep, "%s", msg);
@@ -1597,7 +1602,7 @@ int repo_verify(const char *dir, const struct repo_verify_opts *o,
 	return 0;
 }
 
-/* --- keys and signing ---------------------------------------------------- */
+/* --- keys and signing --------------------------------------------------- */
 
 /* PEM text of k (private or public) in a new buffer. */
 static char *key_pem(EVP_PKEY *k, int private, size_t *len)

@@ -55,7 +55,7 @@ struct repo_file {
 	uint64_t size;
 	char sha256[65];
 	uint32_t chunk_size;
-	char (*chunk_sha256)[65];	/* n_chunks = ceil(size / chunk_size) */
+	char (*chunk_sha256)[65];	/* ceil(size / chunk_size) of them */
 	size_t n_chunks;
 };
 
@@ -72,7 +72,7 @@ struct repo;
 /* What the signature check found. */
 struct repo_sig {
 	int verified;		/* the signature verifies */
-	int pinned;		/* with the operator's --pubkey, not repo.pub */
+	int pinned;		/* the operator's --pubkey, not repo.pub */
 	char key_id[80];	/* "ed25519:<first 16 hex of sha256(key)>" */
 };
 
@@ -121,8 +121,8 @@ int repo_load(const char *dir, struct repo **out, struct repo_report *rep,
  * Checks index.json.sig against the index bytes repo_load read, with the
  * public key in pubkey_file (pinned), or DIR/repo.pub if NULL. Returns 0
  * if it verifies; FW_ERR_NOT_FOUND if the index is not signed; FW_ERR_CERT
- * if the signature does not verify; another FW_ERR_* code for a bad key
- * file. err says what, sig what was used.
+ * if the signature does not verify; FW_ERR_INVALID if the key file is
+ * missing or not an Ed25519 public key. err says what, sig what was used.
  */
 int repo_check_signature(const struct repo *r, const char *pubkey_file,
     struct repo_sig *sig, char *err, size_t errlen);

@@ -245,7 +245,7 @@ static void expect_devices(const struct plan_item *it, const char *want)
 	free(s);
 }
 
-/* --- the fixtures ----------------------------------------------------------- */
+/* --- the fixtures ------------------------------------------------------- */
 
 static void test_hpe(void **state)
 {

@@ -197,7 +197,7 @@ static char *copy_repo(const struct ctx *c)
 	return dst;
 }
 
-/* --- tests ------------------------------------------------------------------ */
+/* --- tests -------------------------------------------------------------- */
 
 static void test_init(void **state)
 {
@@ -602,8 +602,15 @@ static void test_unsigned_allowed(void **state)
 	struct ctx *c = *state;
 	struct repo_report rep = { 0 };
 	struct repo_sig sig;
-	char *t = copy_repo(c), *p = xasprintf("%s/%s", t, REPO_SIG);
+	char *t = copy_repo(c), *p = xasprintf("%s/%s", t, REPO_PUB);
 
+	/* Signed, but no key to check with: never waved through. */
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(verify(t, NULL, 1, &rep, &sig), FW_ERR_PARSE);
+	expect_error(&rep, "cannot read the public key");
+	repo_report_clear(&rep);
+	free(p);
+	p = xasprintf("%s/%s", t, REPO_SIG);
 	assert_int_equal(unlink(p), 0);
 	assert_int_equal(verify(t, NULL, 1, &rep, &sig), 0);
 	assert_false(sig.verified);
