@@ -14,18 +14,6 @@
 #include "repo.h"
 #include "util.h"
 
-/* Prints what rep holds: errors, then warnings. */
-static void print_report(const char *cmd, const struct repo_report *rep)
-{
-	size_t i;
-
-	for (i = 0; i < rep->n_errors; i++)
-		fprintf(stderr, "fwfleet %s: %s\n", cmd, rep->errors[i]);
-	for (i = 0; i < rep->n_warnings; i++)
-		fprintf(stderr, "fwfleet %s: warning: %s\n", cmd,
-		    rep->warnings[i]);
-}
-
 static void fmt_size(uint64_t n, char *buf, size_t len)
 {
 	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
@@ -129,7 +117,7 @@ static int add_exec(const struct global_opts *g, int argc, char **argv)
 	    args) != 0)
 		return EXIT_FW_BAD_PARAM;
 	r = repo_add(args[0], args[1], replace, &added, &rep, err, sizeof(err));
-	print_report("repo add", &rep);
+	repo_report_print(stderr, "repo add", &rep);
 	repo_report_clear(&rep);
 	if (r != 0) {
 		fprintf(stderr, "fwfleet repo add: %s\n", err);
@@ -190,7 +178,7 @@ static int index_exec(const struct global_opts *g, int argc, char **argv)
 	    &dir) != 0)
 		return EXIT_FW_BAD_PARAM;
 	r = repo_index(dir, chunk, &changed, &rep, err, sizeof(err));
-	print_report("repo index", &rep);
+	repo_report_print(stderr, "repo index", &rep);
 	repo_report_clear(&rep);
 	if (r != 0) {
 		fprintf(stderr, "fwfleet repo index: %s\n", err);
@@ -302,7 +290,7 @@ static int list_exec(const struct global_opts *g, int argc, char **argv)
 		list_text(r);
 	rc = rep.n_errors > 0 ? EXIT_FW_BAD_PARAM : EXIT_FW_OK;
 out:
-	print_report("repo list", &rep);
+	repo_report_print(stderr, "repo list", &rep);
 	repo_report_clear(&rep);
 	repo_free(r);
 	return rc;
@@ -375,12 +363,12 @@ static int verify_exec(const struct global_opts *g, int argc, char **argv)
 	o.pubkey = va.pubkey;
 	o.allow_unsigned = va.allow_unsigned;
 	if (repo_verify(dir, &o, &r, &sig, &rep, err, sizeof(err)) != 0) {
-		print_report("repo verify", &rep);
+		repo_report_print(stderr, "repo verify", &rep);
 		fprintf(stderr, "fwfleet repo verify: %s\n", err);
 		repo_report_clear(&rep);
 		return EXIT_FW_BAD_PARAM;
 	}
-	print_report("repo verify", &rep);
+	repo_report_print(stderr, "repo verify", &rep);
 	trust_warning("repo verify", dir, &sig);
 	for (i = 0; i < repo_count(r); i++) {
 		c = repo_get(r, i);
@@ -449,7 +437,7 @@ static int sign_exec(const struct global_opts *g, int argc, char **argv)
 		return EXIT_FW_BAD_PARAM;
 	}
 	r = repo_sign(dir, key, &sig, &rep, err, sizeof(err));
-	print_report("repo sign", &rep);
+	repo_report_print(stderr, "repo sign", &rep);
 	repo_report_clear(&rep);
 	if (r != 0) {
 		fprintf(stderr, "fwfleet repo sign: %s\n", err);

@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "state.h"
 #include "util.h"
 #include "version.h"
 
@@ -63,6 +64,18 @@ void repo_report_warn(struct repo_report *rep, const char *fmt, ...)
 	va_start(ap, fmt);
 	strv_add(&rep->warnings, &rep->n_warnings, fmt, ap);
 	va_end(ap);
+}
+
+void repo_report_print(FILE *f, const char *prog,
+    const struct repo_report *rep)
+{
+	size_t i;
+
+	for (i = 0; i < rep->n_errors; i++)
+		fprintf(f, "fwfleet %s: %s\n", prog, rep->errors[i]);
+	for (i = 0; i < rep->n_warnings; i++)
+		fprintf(f, "fwfleet %s: warning: %s\n", prog,
+		    rep->warnings[i]);
 }
 
 void repo_report_clear(struct repo_report *rep)
@@ -407,25 +420,6 @@ static int idver_cmp(const char *ida, const char *va, const char *idb,
 
 /* --- init --------------------------------------------------------------- */
 
-static int mkdirs(const char *path, int mode)
-{
-	char buf[4096];
-	size_t i, n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return FW_ERR_INVALID;
-	memcpy(buf, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
-			return FW_ERR_SYSTEM;
-		buf[i] = i < n ? '/' : '\0';
-	}
-	return is_dir(path) ? 0 : FW_ERR_SYSTEM;
-}
-
 static const char empty_index[] =
 	"{\n  \"format\": 1,\n  \"components\": []\n}\n";
 
@@ -449,7 +443,7 @@ int repo_init(const char *dir, char *err, size_t errlen)
 		r = FW_ERR_EXISTS;
 		goto out;
 	}
-	if (mkdirs(dir, 0755) != 0 || mkdirs(comps, 0755) != 0 ||
+	if (state_mkdirs(dir, 0755) != 0 || state_mkdirs(comps, 0755) != 0 ||
 	    fw_write_file(index, empty_index, strlen(empty_index),
 	    0644) != 0) {
 		snprintf(err, errlen, "cannot create %s: %s", dir,
@@ -701,7 +695,7 @@ int repo_add(const char *dir, const char *srcdir, int replace, char **added,
 		r = FW_ERR_EXISTS;
 		goto out;
 	}
-	if (mkdirs(iddir, 0755) != 0 || mkdir(tmp, 0755) != 0) {
+	if (state_mkdirs(iddir, 0755) != 0 || mkdir(tmp, 0755) != 0) {
 		snprintf(err, errlen, "cannot create %s: %s", tmp,
 		    strerror(errno));
 		r = FW_ERR_SYSTEM;
@@ -1413,7 +1407,7 @@ int repo_check_signature(const struct repo *r, const char *pubkey_file,
 		goto out;
 	}
 	if (load_pubkey(keypath, &key, err, errlen) != 0) {
-		rr = FW_ERR_INVALID;	/* a signature, but no key to check it */
+		rr = FW_ERR_INVALID;	/* signed, but no key to check */
 		goto out;
 	}
 	key_id(key, sig->key_id);

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "manifest.h"
 
@@ -46,6 +47,9 @@ void repo_report_error(struct repo_report *rep, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void repo_report_warn(struct repo_report *rep, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Prints each error, then each warning, as "fwfleet PROG: ...". */
+void repo_report_print(FILE *f, const char *prog,
+    const struct repo_report *rep);
 /* Frees the lines and clears rep. */
 void repo_report_clear(struct repo_report *rep);
 
