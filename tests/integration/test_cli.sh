@@ -11,13 +11,16 @@
 tb_tmpdir SCRATCH
 export FWFLEET_STATE_DIR=$SCRATCH/state
 
-for cmd in "inventory" "pki init" "engine extract" "ports" "version"; do
+for cmd in "inventory" "pki init" "engine extract" "ports" "version" \
+	"repo init" "repo add" "repo index" "repo list" "repo verify" \
+	"repo sign" "repo keygen" "plan" "deploy" "jobs" "report"; do
 	# shellcheck disable=SC2086
 	out=$("$FWFLEET" $cmd --help) || fail "'$cmd --help' failed"
 	assert_contains "$out" "usage: fwfleet $cmd"
 done
 out=$("$FWFLEET" --help)
-for cmd in inventory "pki init" "engine extract" ports version; do
+for cmd in inventory "pki init" "engine extract" ports version \
+	"repo init" "repo sign" plan deploy jobs report; do
 	assert_contains "$out" "$cmd"
 done
 pass "every subcommand has --help, listed in fwfleet --help"
@@ -36,6 +39,13 @@ assert_contains "$(cat "$SCRATCH/err")" "bad.ini:1"
 rc=0; "$FWFLEET" inventory -t node1 2>"$SCRATCH/err" || rc=$?
 assert_eq 255 "$rc" "inventory without a CA"
 assert_contains "$(cat "$SCRATCH/err")" "fwfleet pki init"
+rc=0; "$FWFLEET" deploy -t node1 2>"$SCRATCH/err" || rc=$?
+assert_eq 254 "$rc" "deploy without --repo"
+assert_contains "$(cat "$SCRATCH/err")" "--repo DIR is required"
+rc=0; "$FWFLEET" deploy -t node1 -r "$SCRATCH/no-such-repo" 2>"$SCRATCH/err" || rc=$?
+assert_eq 254 "$rc" "deploy with a missing repository"
+rc=0; "$FWFLEET" report no-such-job 2>/dev/null || rc=$?
+[ "$rc" != 0 ] || fail "report of a missing job succeeded"
 pass "bad parameters exit 254; a missing CA says to run pki init"
 
 "$FWFLEET" pki init >/dev/null || fail "pki init"
