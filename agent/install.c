@@ -58,31 +58,6 @@ struct install {
 
 /* --- output ---------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
-	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
-		return 0;
-	return len;
-}
 
 /* Makes s valid UTF-8 without control characters ('?' instead). */
 static void text_clean(char *s)
@@ -91,7 +66,7 @@ static void text_clean(char *s)
 	size_t n = strlen(s), k;
 
 	while (n > 0) {
-		k = utf8_seq(p, n);
+		k = fw_utf8_seq_len(p);
 		if (k == 0 || (k == 1 && ((*p < ' ' && *p != '\t') ||
 		    *p == 0x7f))) {
 			*p = '?';

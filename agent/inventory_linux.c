@@ -48,34 +48,6 @@ static uint64_t inv_numf(struct inv_ctx *c, int base, uint64_t max,
 static int inv_existsf(struct inv_ctx *c, int want_dir, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Length of the valid UTF-8 sequence starting at s, 0 if invalid. */
-static size_t utf8_seqlen(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	cp = s[0] & (0x7f >> n);
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)	/* also stops at the NUL */
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)))
-		return 0;
-	if (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
-		return 0;
-	return n;
-}
 
 /*
  * Firmware strings are not always text; protobuf strings and the
@@ -87,7 +59,7 @@ static void inv_sanitize(char *s)
 	size_t n;
 
 	while (*p != '\0') {
-		n = utf8_seqlen(p);
+		n = fw_utf8_seq_len(p);
 		if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
 			*p++ = '?';
 			continue;

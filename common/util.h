@@ -45,6 +45,14 @@ void fw_sha256_hex(const void *data, size_t len, char hex[65]);
 /* Single-quotes s for /bin/sh ('it'\''s'); caller frees. */
 char *fw_sh_quote(const char *s);
 
+/*
+ * Length (1..4) of the valid UTF-8 sequence at s, or 0 if the byte there
+ * does not start one (overlong forms, surrogates, past U+10FFFF: as
+ * jansson sees them). s is NUL-terminated; NUL is never a continuation
+ * byte, so this never reads past the end.
+ */
+size_t fw_utf8_seq_len(const unsigned char *s);
+
 /* Trims trailing whitespace and newlines in place. */
 void fw_rtrim(char *s);
 

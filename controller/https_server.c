@@ -25,14 +25,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +67,8 @@
 #define HS_SEND_TIMEOUT_S	60
 #define HS_LINGER_S		2		/* draining input after a close */
 #define HS_ACCEPT_RETRY_S	1		/* after EMFILE and the like */
+#define HS_PEER_MAX		(INET6_ADDRSTRLEN + IF_NAMESIZE + 16)
+#define HS_THREADS_MAX		64
 
 enum conn_state {
 	CONN_HANDSHAKE,		/* TLS handshake, peer not checked yet */
@@ -98,8 +105,11 @@ struct hs_pool {
 	unsigned char mem[];
 };
 
+struct hs_worker;
+
 struct hs_conn {
 	struct https_server *s;
+	struct hs_worker *w;	/* whose loop and list it is on */
 	struct hs_conn *prev, *next;
 	struct bufferevent *bev;
 	struct event *timer;	/* idle deadline, then linger */
@@ -108,7 +118,7 @@ struct hs_conn {
 	int keep_alive;		/* of the request being answered */
 	int minor;		/* its HTTP/1.minor */
 	int head_only;		/* HEAD: no body */
-	char peer[INET6_ADDRSTRLEN + 16];
+	char peer[HS_PEER_MAX];
 	size_t body_len;	/* CONN_BODY: bytes of the status body */
 	int fd;			/* CONN_SEND: the file, its next offset */
 	uint64_t off;
@@ -116,26 +126,82 @@ struct hs_conn {
 	struct hs_pool *pool;	/* made at the first body sent */
 };
 
+/* An accepted socket on its way to a worker thread. */
+struct hs_handoff {
+	struct hs_handoff *next;
+	int fd;
+	char peer[HS_PEER_MAX];
+};
+
+/* A status push on its way from a worker thread to the caller's loop. */
+struct hs_push {
+	struct hs_push *next;
+	Fwfleet__StatusPush *st;
+	char peer[HS_PEER_MAX];
+};
+
+/*
+ * An event loop and the connections on it. With opts.threads <= 1 the
+ * only worker is inline: the caller's loop, no thread. Otherwise each is
+ * a thread with a loop of its own; the caller's loop accepts and hands
+ * sockets over (handoff under mu, then efd), and status pushes come
+ * back the same way (https_server.pushes, efd).
+ */
+struct hs_worker {
+	struct https_server *s;
+	struct event_base *base;
+	struct hs_conn *conns;
+	int threaded;
+	int started;		/* the thread runs: join it */
+	pthread_t thread;
+	int efd;
+	struct event *wake;
+	pthread_mutex_t mu;
+	struct hs_handoff *handoff;
+	int stop;
+};
+
+/* Counters, updated by every worker. */
+struct hs_stats {
+	_Atomic uint64_t bytes_sent;
+	_Atomic uint64_t requests;
+	_Atomic uint64_t status_pushes;
+	_Atomic uint64_t refused;
+	_Atomic uint64_t connections;
+};
+
 struct https_server {
+	/* Set at start, then read-only (read by every worker). */
 	struct event_base *base;
 	SSL_CTX *ctx;
 	char *session_id;
-	struct evconnlistener *ls[HS_MAX_LISTENERS];
-	size_t nls;
-	struct event *retry;	/* re-enables accepting after an error */
-	int paused;
-	uint16_t port;
 	size_t status_max;
 	unsigned int max_conns;
-	unsigned int nconns;
 	struct timeval idle_tv;
 	struct timeval send_tv;
 	https_status_cb on_status;
 	void *arg;
+	/* The caller's loop only. */
+	struct evconnlistener *ls[HS_MAX_LISTENERS];
+	size_t nls;
+	struct event *retry;	/* re-enables accepting after an error */
+	uint16_t port;
+	struct hs_worker *workers;
+	size_t nworkers;
+	size_t next_worker;
+	int efd;		/* threads: wakes the caller's loop */
+	struct event *wake;
+	/* Shared. */
+	atomic_int paused;
+	atomic_uint nconns;
+	int locks;		/* mu and files_lock are initialised */
+	pthread_mutex_t mu;	/* pushes */
+	struct hs_push *pushes;
+	struct hs_push **push_tail;
+	pthread_rwlock_t files_lock;
 	struct hs_file *files;
 	size_t nfiles;
-	struct hs_conn *conns;
-	struct https_server_stats st;
+	struct hs_stats st;
 };
 
 /* --- request heads -------------------------------------------------------- */
@@ -509,7 +575,7 @@ static int conn_respond(struct hs_conn *c, int code, uint64_t clen,
 		conn = "Connection: close\r\n";
 	else if (c->minor == 0)
 		conn = "Connection: keep-alive\r\n";
-	c->s->st.requests++;
+	atomic_fetch_add_explicit(&c->s->st.requests, 1, memory_order_relaxed);
 	if (evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nServer: fwfleet\r\n"
 	    "Date: %s\r\n%s%s%s\r\n", code, hs_reason(code), date, len,
 	    extra, conn) < 0)
@@ -598,33 +664,59 @@ static void conn_arm(struct hs_conn *c, const struct timeval *tv)
 		evtimer_add(c->timer, tv);
 }
 
+/* Accepting again once below the limit. The caller's loop only. */
 static void server_resume(struct https_server *s)
 {
 	size_t i;
 
-	if (!s->paused || s->nconns >= s->max_conns)
+	if (!atomic_load(&s->paused) ||
+	    atomic_load(&s->nconns) >= s->max_conns)
 		return;
 	for (i = 0; i < s->nls; i++)
 		evconnlistener_enable(s->ls[i]);
-	s->paused = 0;
+	atomic_store(&s->paused, 0);
 }
 
 static void server_pause(struct https_server *s)
 {
 	size_t i;
 
+	atomic_store(&s->paused, 1);
 	for (i = 0; i < s->nls; i++)
 		evconnlistener_disable(s->ls[i]);
-	s->paused = 1;
+}
+
+static void hs_wake(int efd)
+{
+	uint64_t one = 1;
+
+	/* Fails only if the counter is full: it is awake anyway. */
+	(void)write(efd, &one, sizeof(one));
+}
+
+/* A connection is gone: the caller's loop may accept again. */
+static void server_conn_gone(struct https_server *s, struct hs_worker *w)
+{
+	atomic_fetch_sub(&s->nconns, 1);
+	/* server_on_accept pauses, then checks nconns again: one of the
+	 * two sides sees the other's change. */
+	if (!atomic_load(&s->paused))
+		return;
+	if (w->threaded)
+		hs_wake(s->efd);
+	else
+		server_resume(s);
 }
 
 static void conn_free(struct hs_conn *c, const char *why)
 {
 	struct https_server *s;
+	struct hs_worker *w;
 
 	if (c == NULL)
 		return;
 	s = c->s;
+	w = c->w;
 	if (why != NULL)
 		log_debug("https %s: closed: %s", c->peer, why);
 	if (c->fd >= 0)
@@ -637,12 +729,11 @@ static void conn_free(struct hs_conn *c, const char *why)
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
-		s->conns = c->next;
+		w->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	s->nconns--;
 	free(c);
-	server_resume(s);
+	server_conn_gone(s, w);
 }
 
 /* Queues file bytes while a buffer is free (at most HS_NBUF pieces). */
@@ -682,7 +773,8 @@ static int conn_fill(struct hs_conn *c)
 		}
 		c->off += (uint64_t)n;
 		c->left -= (uint64_t)n;
-		c->s->st.bytes_sent += (uint64_t)n;
+		atomic_fetch_add_explicit(&c->s->st.bytes_sent, (uint64_t)n,
+		    memory_order_relaxed);
 	}
 	if (c->left > 0)
 		return 0;
@@ -696,6 +788,7 @@ static int conn_fill(struct hs_conn *c)
 	return 0;
 }
 
+/* Registry: add and remove on the caller's loop, look up anywhere. */
 static struct hs_file *server_find(struct https_server *s, const char *url)
 {
 	size_t i;
@@ -704,6 +797,20 @@ static struct hs_file *server_find(struct https_server *s, const char *url)
 		if (strcmp(s->files[i].url, url) == 0)
 			return &s->files[i];
 	return NULL;
+}
+
+/* Copies the file served at url into path. Returns 1, or 0 if none. */
+static int server_lookup(struct https_server *s, const char *url,
+    char *path, size_t len)
+{
+	struct hs_file *f;
+	int found = 0;
+
+	pthread_rwlock_rdlock(&s->files_lock);
+	if ((f = server_find(s, url)) != NULL)
+		found = fw_snprintf(path, len, "%s", f->path) == 0;
+	pthread_rwlock_unlock(&s->files_lock);
+	return found;
 }
 
 /* The validators of a file: a strong ETag and Last-Modified. */
@@ -734,19 +841,19 @@ static int hs_if_range_ok(const struct hs_req *r, const char *etag,
 }
 
 /* Opens a registered file. Returns 0, or an HTTP status to answer. */
-static int hs_open(struct hs_conn *c, const struct hs_file *f, int *fd,
+static int hs_open(struct hs_conn *c, const char *path, int *fd,
     struct stat *st)
 {
 	int e;
 
-	*fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (*fd < 0) {
 		e = errno;
-		log_warn("https %s: %s: %s", c->peer, f->path, strerror(e));
+		log_warn("https %s: %s: %s", c->peer, path, strerror(e));
 		return e == ENOENT || e == ENOTDIR ? 404 : 500;
 	}
 	if (fstat(*fd, st) != 0 || !S_ISREG(st->st_mode)) {
-		log_warn("https %s: %s: not a regular file", c->peer, f->path);
+		log_warn("https %s: %s: not a regular file", c->peer, path);
 		close(*fd);
 		*fd = -1;
 		return 404;
@@ -756,7 +863,7 @@ static int hs_open(struct hs_conn *c, const struct hs_file *f, int *fd,
 
 /* GET or HEAD of a registered file. */
 static int conn_get(struct hs_conn *c, const struct hs_req *r,
-    const struct hs_file *f)
+    const char *path)
 {
 	struct http_range rg;
 	struct stat st;
@@ -765,7 +872,7 @@ static int conn_get(struct hs_conn *c, const struct hs_req *r,
 	uint64_t size;
 	int fd = -1, code;
 
-	if ((code = hs_open(c, f, &fd, &st)) != 0)
+	if ((code = hs_open(c, path, &fd, &st)) != 0)
 		return conn_error(c, code, code == 404 ? "not found" :
 		    "cannot open the file", "", 0);
 	size = (uint64_t)st.st_size;
@@ -829,6 +936,47 @@ static int hs_status_check(const struct https_server *s,
 	return 0;
 }
 
+/* Calls on_status with every push the workers queued, then frees them. */
+static void server_deliver(struct https_server *s)
+{
+	struct hs_push *p, *next;
+
+	pthread_mutex_lock(&s->mu);
+	p = s->pushes;
+	s->pushes = NULL;
+	s->push_tail = &s->pushes;
+	pthread_mutex_unlock(&s->mu);
+	for (; p != NULL; p = next) {
+		next = p->next;
+		if (s->on_status != NULL)
+			s->on_status(s->arg, p->st, p->peer);
+		fwfleet__status_push__free_unpacked(p->st, NULL);
+		free(p);
+	}
+}
+
+/* Hands st (taken over) to on_status on the caller's loop. */
+static void server_push(struct https_server *s, struct hs_worker *w,
+    Fwfleet__StatusPush *st, const char *peer)
+{
+	struct hs_push *p;
+
+	if (!w->threaded || s->on_status == NULL) {
+		if (s->on_status != NULL)
+			s->on_status(s->arg, st, peer);
+		fwfleet__status_push__free_unpacked(st, NULL);
+		return;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->st = st;
+	fw_snprintf(p->peer, sizeof(p->peer), "%s", peer);
+	pthread_mutex_lock(&s->mu);
+	*s->push_tail = p;
+	s->push_tail = &p->next;
+	pthread_mutex_unlock(&s->mu);
+	hs_wake(s->efd);
+}
+
 /* The whole status body is in the input: unpack, deliver, answer. */
 static int conn_status_body(struct hs_conn *c)
 {
@@ -854,10 +1002,8 @@ static int conn_status_body(struct hs_conn *c)
 		return conn_error(c, code, code == 403 ? "wrong session" :
 		    "invalid StatusPush", "", 0);
 	}
-	c->s->st.status_pushes++;
-	if (c->s->on_status != NULL)
-		c->s->on_status(c->s->arg, st, c->peer);
-	fwfleet__status_push__free_unpacked(st, NULL);
+	atomic_fetch_add(&c->s->st.status_pushes, 1);
+	server_push(c->s, c->w, st, c->peer);
 	if ((r = conn_respond(c, 204, 0, "")) != 0)
 		return r;
 	if (!c->keep_alive)
@@ -893,7 +1039,7 @@ static int conn_post_status(struct hs_conn *c, const struct hs_req *r)
 /* Routes one parsed request; its head is out of the input already. */
 static int conn_route(struct hs_conn *c, const struct hs_req *r)
 {
-	const struct hs_file *f;
+	char path[PATH_MAX];
 	int is_status = strcmp(r->path, HTTPS_STATUS_PATH) == 0;
 	int has_body = r->has_te || (r->has_clen && r->clen > 0);
 
@@ -914,12 +1060,12 @@ static int conn_route(struct hs_conn *c, const struct hs_req *r)
 			    "Allow: POST\r\n", 0);
 		return conn_post_status(c, r);
 	}
-	if ((f = server_find(c->s, r->path)) == NULL)
+	if (!server_lookup(c->s, r->path, path, sizeof(path)))
 		return conn_error(c, 404, "not found", "", 0);
 	if (r->method != HS_GET && r->method != HS_HEAD)
 		return conn_error(c, 405, "use GET or HEAD",
 		    "Allow: GET, HEAD\r\n", 0);
-	return conn_get(c, r, f);
+	return conn_get(c, r, path);
 }
 
 /* Drops the empty lines that may precede a request (RFC 9112 2.2). */
@@ -996,7 +1142,7 @@ static void conn_check_peer(struct hs_conn *c)
 	c->state = CONN_HEAD;
 	if (tls_check_peer(ssl, c->s->session_id, TLS_ROLE_ENGINE, err,
 	    sizeof(err)) != 0) {
-		c->s->st.refused++;
+		atomic_fetch_add(&c->s->st.refused, 1);
 		log_warn("https %s: refused: %s", c->peer, err);
 		return;
 	}
@@ -1120,7 +1266,7 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 	conn_describe_error(c, what, err, sizeof(err));
 	if (c->state == CONN_HANDSHAKE) {
 		/* Another CA, no certificate, or not TLS 1.3 at all. */
-		c->s->st.refused++;
+		atomic_fetch_add(&c->s->st.refused, 1);
 		log_warn("https %s: TLS handshake failed: %s", c->peer, err);
 		conn_free(c, NULL);
 		return;
@@ -1155,26 +1301,27 @@ static void hs_peer_name(const struct sockaddr *sa, socklen_t len,
 		fw_snprintf(buf, buflen, "%s:%s", h, serv);
 }
 
-static void server_on_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+/* Sets up a connection on w's loop (w's thread). Owns fd. */
+static void conn_new(struct hs_worker *w, int fd, const char *peer)
 {
-	struct https_server *s = arg;
+	struct https_server *s = w->s;
 	struct hs_conn *c;
 	SSL *ssl = NULL;
 	int one = 1;
 
 	c = xcalloc(1, sizeof(*c));
 	c->s = s;
+	c->w = w;
 	c->fd = -1;
 	c->state = CONN_HANDSHAKE;
-	hs_peer_name(sa, (socklen_t)salen, c->peer, sizeof(c->peer));
+	fw_snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ERR_clear_error();
 	if ((ssl = SSL_new(s->ctx)) == NULL ||
-	    (c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl,
+	    (c->bev = bufferevent_openssl_socket_new(w->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE |
 	    BEV_OPT_DEFER_CALLBACKS)) == NULL ||
-	    (c->timer = evtimer_new(s->base, conn_on_timer, c)) == NULL) {
+	    (c->timer = evtimer_new(w->base, conn_on_timer, c)) == NULL) {
 		log_error("https %s: cannot set up the connection", c->peer);
 		if (c->bev != NULL)
 			bufferevent_free(c->bev);	/* frees ssl, fd */
@@ -1184,18 +1331,13 @@ static void server_on_accept(struct evconnlistener *l, evutil_socket_t fd,
 		}
 		ERR_clear_error();
 		free(c);
+		server_conn_gone(s, w);
 		return;
 	}
-	c->next = s->conns;
-	if (s->conns != NULL)
-		s->conns->prev = c;
-	s->conns = c;
-	s->st.connections++;
-	if (++s->nconns >= s->max_conns) {
-		log_warn("https: %u connections open, the limit; accepting "
-		    "again when one closes", s->nconns);
-		server_pause(s);
-	}
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 	    HS_HEAD_MAX + s->status_max);
@@ -1207,12 +1349,95 @@ static void server_on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	conn_arm(c, &s->idle_tv);
 }
 
-static void server_on_retry(evutil_socket_t fd, short what, void *arg)
+/* A worker thread's wake-up: sockets to take over, or stop. */
+static void worker_on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct hs_worker *w = arg;
+	struct hs_handoff *h, *next;
+	uint64_t v;
+	int stop;
+
+	(void)read(w->efd, &v, sizeof(v));
+	pthread_mutex_lock(&w->mu);
+	h = w->handoff;
+	w->handoff = NULL;
+	stop = w->stop;
+	pthread_mutex_unlock(&w->mu);
+	for (; h != NULL; h = next) {
+		next = h->next;
+		if (stop) {
+			close(h->fd);
+			server_conn_gone(w->s, w);
+		} else
+			conn_new(w, h->fd, h->peer);
+		free(h);
+	}
+	if (!stop)
+		return;
+	while (w->conns != NULL)
+		conn_free(w->conns, NULL);
+	event_base_loopbreak(w->base);
+}
+
+static void *worker_main(void *arg)
+{
+	struct hs_worker *w = arg;
+
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+/* Gives fd to w's thread. */
+static void worker_handoff(struct hs_worker *w, int fd, const char *peer)
+{
+	struct hs_handoff *h = xcalloc(1, sizeof(*h));
+
+	h->fd = fd;
+	fw_snprintf(h->peer, sizeof(h->peer), "%s", peer);
+	pthread_mutex_lock(&w->mu);
+	h->next = w->handoff;
+	w->handoff = h;
+	pthread_mutex_unlock(&w->mu);
+	hs_wake(w->efd);
+}
+
+static void server_on_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
 {
 	struct https_server *s = arg;
+	struct hs_worker *w = &s->workers[s->next_worker++ % s->nworkers];
+	char peer[HS_PEER_MAX];
 
-	s->paused = 1;
+	hs_peer_name(sa, (socklen_t)salen, peer, sizeof(peer));
+	atomic_fetch_add(&s->st.connections, 1);
+	if (atomic_fetch_add(&s->nconns, 1) + 1 >= s->max_conns) {
+		log_warn("https: %u connections open, the limit; accepting "
+		    "again when one closes", s->max_conns);
+		server_pause(s);
+		/* One may have closed in between (another thread). */
+		server_resume(s);
+	}
+	if (w->threaded)
+		worker_handoff(w, fd, peer);
+	else
+		conn_new(w, fd, peer);
+}
+
+/* The caller's loop woken by a worker: pushes to deliver, or a
+ * connection gone while accepting was paused. */
+static void server_on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct https_server *s = arg;
+	uint64_t v;
+
+	(void)read(s->efd, &v, sizeof(v));
 	server_resume(s);
+	server_deliver(s);
+}
+
+static void server_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	server_resume(arg);
 }
 
 /* accept() failed (EMFILE, ENFILE, ENOMEM): back off for a moment
@@ -1335,6 +1560,104 @@ static int server_listen_all(struct https_server *s,
 	return 0;
 }
 
+/* Starts worker i: its own loop and thread, signals blocked (they are
+ * the caller's to handle). */
+static int worker_start(struct https_server *s, struct hs_worker *w,
+    char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int e;
+
+	w->s = s;
+	w->efd = -1;
+	if (pthread_mutex_init(&w->mu, NULL) != 0)
+		return FW_ERR_NOMEM;
+	w->threaded = 1;
+	if ((w->base = event_base_new()) == NULL ||
+	    (w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+	    (w->wake = event_new(w->base, w->efd, EV_READ | EV_PERSIST,
+	    worker_on_wake, w)) == NULL || event_add(w->wake, NULL) != 0) {
+		fw_snprintf(err, errlen, "https server: cannot set up a "
+		    "worker: %s", strerror(errno));
+		return FW_ERR_SYSTEM;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&w->thread, NULL, worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		fw_snprintf(err, errlen, "https server: cannot start a "
+		    "thread: %s", strerror(e));
+		return FW_ERR_SYSTEM;
+	}
+	w->started = 1;
+	return 0;
+}
+
+/* Stops w's thread (its connections close) and frees what it had. */
+static void worker_free(struct hs_worker *w)
+{
+	struct hs_handoff *h, *next;
+
+	if (!w->threaded) {
+		while (w->conns != NULL)
+			conn_free(w->conns, NULL);
+		return;
+	}
+	if (w->started) {
+		pthread_mutex_lock(&w->mu);
+		w->stop = 1;
+		pthread_mutex_unlock(&w->mu);
+		hs_wake(w->efd);
+		pthread_join(w->thread, NULL);
+	}
+	for (h = w->handoff; h != NULL; h = next) {
+		next = h->next;
+		close(h->fd);
+		free(h);
+	}
+	if (w->wake != NULL)
+		event_free(w->wake);
+	/* Runs what libevent deferred, such as freeing bufferevents. */
+	if (w->base != NULL)
+		event_base_free(w->base);
+	if (w->efd >= 0)
+		close(w->efd);
+	pthread_mutex_destroy(&w->mu);
+}
+
+/* The inline worker, or opts.threads worker threads. */
+static int server_workers(struct https_server *s, unsigned int threads,
+    char *err, size_t errlen)
+{
+	size_t i;
+	int r;
+
+	if (threads > HS_THREADS_MAX) {
+		fw_snprintf(err, errlen, "https server: at most %d threads",
+		    HS_THREADS_MAX);
+		return FW_ERR_INVALID;
+	}
+	s->nworkers = threads > 1 ? threads : 1;
+	s->workers = xcalloc(s->nworkers, sizeof(*s->workers));
+	if (threads <= 1) {
+		s->workers[0].s = s;
+		s->workers[0].base = s->base;
+		s->workers[0].efd = -1;
+		return 0;
+	}
+	if ((s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+	    (s->wake = event_new(s->base, s->efd, EV_READ | EV_PERSIST,
+	    server_on_wake, s)) == NULL || event_add(s->wake, NULL) != 0) {
+		fw_snprintf(err, errlen, "https server: %s", strerror(errno));
+		return FW_ERR_SYSTEM;
+	}
+	for (i = 0; i < s->nworkers; i++)
+		if ((r = worker_start(s, &s->workers[i], err, errlen)) != 0)
+			return r;
+	return 0;
+}
+
 int https_server_start(struct event_base *base,
     const struct https_server_opts *o, struct https_server **out,
     char *err, size_t errlen)
@@ -1353,6 +1676,7 @@ int https_server_start(struct event_base *base,
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->base = base;
+	s->efd = -1;
 	SSL_CTX_up_ref(o->ctx);
 	s->ctx = o->ctx;
 	s->session_id = xstrdup(o->session_id);
@@ -1366,6 +1690,12 @@ int https_server_start(struct event_base *base,
 	    HS_SEND_TIMEOUT_S;
 	s->on_status = o->on_status;
 	s->arg = o->arg;
+	s->push_tail = &s->pushes;
+	if (pthread_mutex_init(&s->mu, NULL) != 0)
+		fatal("out of memory");
+	if (pthread_rwlock_init(&s->files_lock, NULL) != 0)
+		fatal("out of memory");
+	s->locks = 1;
 	if (s->status_max > 64u * 1024 * 1024) {
 		fw_snprintf(err, errlen, "https server: status_max too large");
 		goto out;
@@ -1374,7 +1704,8 @@ int https_server_start(struct event_base *base,
 		r = FW_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = server_listen_all(s, o->bind_addrs, err, errlen)) != 0)
+	if ((r = server_workers(s, o->threads, err, errlen)) != 0 ||
+	    (r = server_listen_all(s, o->bind_addrs, err, errlen)) != 0)
 		goto out;
 	*out = s;
 	s = NULL;
@@ -1399,30 +1730,41 @@ int https_server_add_file(struct https_server *s, const char *url_path,
     const char *fs_path)
 {
 	struct hs_file *f;
+	int r = 0;
 
 	if (s == NULL || !hs_url_ok(url_path) || fs_path == NULL ||
-	    fs_path[0] == '\0')
+	    fs_path[0] == '\0' || strlen(fs_path) >= PATH_MAX)
 		return FW_ERR_INVALID;
-	if ((f = server_find(s, url_path)) != NULL)
-		return strcmp(f->path, fs_path) == 0 ? 0 : FW_ERR_EXISTS;
+	pthread_rwlock_wrlock(&s->files_lock);
+	if ((f = server_find(s, url_path)) != NULL) {
+		r = strcmp(f->path, fs_path) == 0 ? 0 : FW_ERR_EXISTS;
+		goto out;
+	}
 	s->files = xrealloc(s->files, s->nfiles + 1, sizeof(*s->files));
 	s->files[s->nfiles].url = xstrdup(url_path);
 	s->files[s->nfiles].path = xstrdup(fs_path);
 	s->nfiles++;
-	return 0;
+out:
+	pthread_rwlock_unlock(&s->files_lock);
+	return r;
 }
 
 int https_server_remove_file(struct https_server *s, const char *url_path)
 {
 	struct hs_file *f;
+	int r = FW_ERR_NOT_FOUND;
 
-	if (s == NULL || url_path == NULL ||
-	    (f = server_find(s, url_path)) == NULL)
+	if (s == NULL || url_path == NULL)
 		return FW_ERR_NOT_FOUND;
-	free(f->url);
-	free(f->path);
-	*f = s->files[--s->nfiles];
-	return 0;
+	pthread_rwlock_wrlock(&s->files_lock);
+	if ((f = server_find(s, url_path)) != NULL) {
+		free(f->url);
+		free(f->path);
+		*f = s->files[--s->nfiles];
+		r = 0;
+	}
+	pthread_rwlock_unlock(&s->files_lock);
+	return r;
 }
 
 uint16_t https_server_port(const struct https_server *s)
@@ -1433,25 +1775,40 @@ uint16_t https_server_port(const struct https_server *s)
 void https_server_get_stats(const struct https_server *s,
     struct https_server_stats *st)
 {
-	if (s != NULL)
-		*st = s->st;
-	else
-		memset(st, 0, sizeof(*st));
+	memset(st, 0, sizeof(*st));
+	if (s == NULL)
+		return;
+	st->bytes_sent = atomic_load(&s->st.bytes_sent);
+	st->requests = atomic_load(&s->st.requests);
+	st->status_pushes = atomic_load(&s->st.status_pushes);
+	st->refused = atomic_load(&s->st.refused);
+	st->connections = atomic_load(&s->st.connections);
 }
 
 void https_server_free(struct https_server *s)
 {
+	struct hs_push *p, *next;
 	size_t i;
 
 	if (s == NULL)
 		return;
-	/* Not accepting while the connections go: conn_free resumes. */
-	s->paused = 0;
+	/* Accepting stops first: nothing new reaches the workers. */
 	for (i = 0; i < s->nls; i++)
 		evconnlistener_free(s->ls[i]);
 	s->nls = 0;
-	while (s->conns != NULL)
-		conn_free(s->conns, NULL);
+	for (i = 0; i < s->nworkers; i++)
+		worker_free(&s->workers[i]);
+	free(s->workers);
+	/* Pushes not delivered yet are dropped with the server. */
+	for (p = s->pushes; p != NULL; p = next) {
+		next = p->next;
+		fwfleet__status_push__free_unpacked(p->st, NULL);
+		free(p);
+	}
+	if (s->wake != NULL)
+		event_free(s->wake);
+	if (s->efd >= 0)
+		close(s->efd);
 	if (s->retry != NULL)
 		event_free(s->retry);
 	for (i = 0; i < s->nfiles; i++) {
@@ -1459,6 +1816,10 @@ void https_server_free(struct https_server *s)
 		free(s->files[i].path);
 	}
 	free(s->files);
+	if (s->locks) {
+		pthread_mutex_destroy(&s->mu);
+		pthread_rwlock_destroy(&s->files_lock);
+	}
 	free(s->session_id);
 	SSL_CTX_free(s->ctx);
 	free(s);

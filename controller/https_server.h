@@ -18,6 +18,9 @@
  * others get 403 and are closed, and count as refused.
  *
  * Not thread safe: call everything from the thread running the base.
+ * With opts.threads > 1, connections are served by that many threads,
+ * each with an event loop of its own; accepting, on_status and every
+ * function here still belong to the caller's loop.
  * The process ignores SIGPIPE (the controller does): a client that hangs
  * up mid-body must cost a connection, not the process.
  */
@@ -39,9 +42,11 @@ struct https_server;
 #define HTTPS_MAX_CONNS_DEFAULT		256
 
 /*
- * Called for each valid status push, on the event loop. st and peer
- * ("addr:port", IPv6 bracketed) are valid during the call only. The
- * session_id of st is either empty or the server's.
+ * Called for each valid status push, on the caller's event loop. st and
+ * peer ("addr:port", IPv6 bracketed) are valid during the call only. The
+ * session_id of st is either empty or the server's; node_name is what
+ * the engine says (any engine of the session could claim any name).
+ * Must not free the server.
  */
 typedef void (*https_status_cb)(void *arg, const Fwfleet__StatusPush *st,
     const char *peer);
@@ -71,6 +76,10 @@ struct https_server_opts {
 	 * response making no progress (default 60). */
 	unsigned int idle_timeout_s;
 	unsigned int send_timeout_s;
+	/* 0 or 1: connections are served on base. N > 1 (at most 64): by N
+	 * threads, for more than one CPU's worth of TLS; status pushes are
+	 * then answered by the thread and handed to on_status on base. */
+	unsigned int threads;
 	https_status_cb on_status;	/* may be NULL: pushes are dropped */
 	void *arg;
 };

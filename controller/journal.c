@@ -142,42 +142,6 @@ int journal_node_status_parse(const char *s, enum journal_node_status *out)
 
 /* --- text ---------------------------------------------------------------- */
 
-/*
- * Length (1..4) of the valid UTF-8 sequence at s, or 0 if the byte there
- * does not start one (overlong forms, surrogates, past U+10FFFF). NUL is
- * never a continuation byte, so this stops at the end of a string.
- */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	}
-	return n;
-}
 
 static bool is_control(const unsigned char *s, size_t n, bool keep_breaks)
 {
@@ -195,7 +159,7 @@ void journal_clean_text(char *str, bool keep_breaks)
 	size_t i = 0, n, k;
 
 	while (s[i] != '\0') {
-		n = utf8_seq_len(s + i);
+		n = fw_utf8_seq_len(s + i);
 		if (n == 0)
 			n = 1;
 		if (n == 1 && s[i] >= 0x80) {
@@ -219,7 +183,7 @@ static char *utf8_copy(const char *s, size_t max)
 	char *out;
 
 	while (u[i] != '\0') {
-		n = utf8_seq_len(u + i);
+		n = fw_utf8_seq_len(u + i);
 		if (n == 0)
 			n = 1;
 		if (i + n > max)
@@ -229,8 +193,8 @@ static char *utf8_copy(const char *s, size_t max)
 	out = xmalloc(i + 1);
 	memcpy(out, s, i);
 	out[i] = '\0';
-	for (n = 0; n < i; n += utf8_seq_len((unsigned char *)out + n)) {
-		if (utf8_seq_len((unsigned char *)out + n) == 0)
+	for (n = 0; n < i; n += fw_utf8_seq_len((unsigned char *)out + n)) {
+		if (fw_utf8_seq_len((unsigned char *)out + n) == 0)
 			out[n] = '?';
 	}
 	return out;

@@ -23,43 +23,6 @@
 /* Minimum widths of the device columns KIND, NAME and MODEL / DRIVER. */
 static const size_t col_min[3] = { 4, 14, 29 };
 
-/*
- * Returns the length (1..4) of the valid UTF-8 sequence at s, or 0 if the
- * byte there does not start one. Overlong forms, surrogates and code points
- * past U+10FFFF are invalid, as jansson sees them. s is NUL-terminated, and
- * NUL is never a continuation byte, so this never reads past the end.
- */
-static size_t utf8_seq_len(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	}
-	return n;
-}
 
 /* C0 controls, DEL and C1 controls (U+0080..U+009F) of a valid sequence. */
 static int is_control(const unsigned char *s, size_t n)
@@ -80,7 +43,7 @@ static void utf8_clean(char *str, int text)
 	size_t i = 0, n;
 
 	while (s[i] != '\0') {
-		n = utf8_seq_len(s + i);
+		n = fw_utf8_seq_len(s + i);
 		if (n == 0 || (text && is_control(s + i, n))) {
 			s[i] = '?';
 			n = 1;

@@ -60,6 +60,7 @@ struct fixture {
 	SSL_CTX *controller;		/* controller of SID */
 	SSL_CTX *other_session;		/* engine of another session */
 	struct event_base *base;
+	unsigned int threads;		/* the server's opts.threads */
 	struct https_server *srv;
 	char dir[64];
 	char small[128];
@@ -202,6 +203,7 @@ static struct https_server *server_start(struct fixture *f,
 		.bind_addrs = addrs,
 		.on_status = on_status,
 		.arg = f,
+		.threads = f->threads,
 		.idle_timeout_s = idle,
 		.send_timeout_s = send,
 		.max_conns = max_conns,
@@ -216,12 +218,13 @@ static struct https_server *server_start(struct fixture *f,
 	return s;
 }
 
-static int group_setup(void **state)
+static int group_setup(void **state, unsigned int threads)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	if (f == NULL)
 		return -1;
+	f->threads = threads;
 	ca_make(&f->good, "test CA");
 	ca_make(&f->other, "another CA");
 	f->server_ctx = ctx_make(f, TLS_ROLE_SERVER, &f->good, SID,
@@ -254,6 +257,18 @@ static int group_setup(void **state)
 	    "/payload/with space.bin", f->small), 0);
 	*state = f;
 	return 0;
+}
+
+/* Everything on the test's loop. */
+static int setup_inline(void **state)
+{
+	return group_setup(state, 0);
+}
+
+/* Connections on two worker threads. */
+static int setup_threads(void **state)
+{
+	return group_setup(state, 2);
 }
 
 static int group_teardown(void **state)
@@ -582,6 +597,21 @@ static void check_small_body(const struct resp *r, uint64_t first,
 static void stats(struct fixture *f, struct https_server_stats *st)
 {
 	https_server_get_stats(f->srv, st);
+}
+
+/* Runs the loop until the server has refused want connections in all
+ * (worker threads count them in their own time), for 10 s at most. */
+static void wait_refused(struct fixture *f, uint64_t want)
+{
+	struct https_server_stats st;
+	uint64_t t0 = fw_now_ms();
+
+	for (;;) {
+		stats(f, &st);
+		if (st.refused >= want || fw_now_ms() - t0 > 10000)
+			return;
+		loop_for(f, 10);
+	}
 }
 
 /* --- tests ----------------------------------------------------------------- */
@@ -958,6 +988,7 @@ static void test_refused(void **state)
 	j[0].req = j[1].req = j[2].req = req;
 	j[1].wait_eof = j[2].wait_eof = 1;
 	run_jobs(f, j, 3);
+	wait_refused(f, before.refused + 3);
 	/* Another CA: the handshake fails; no HTTP at all. */
 	assert_int_equal(j[0].got, 0);
 	/* Our CA, but a controller's or another session's certificate. */
@@ -1219,6 +1250,12 @@ int main(void)
 		cmocka_unit_test(test_api),
 	};
 
+	int failed;
+
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	failed = cmocka_run_group_tests_name("inline", tests, setup_inline,
+	    group_teardown);
+	failed += cmocka_run_group_tests_name("threads", tests, setup_threads,
+	    group_teardown);
+	return failed;
 }
