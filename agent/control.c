@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -174,7 +175,7 @@ static int handle_install(struct conn *c, uint32_t id,
 static int handle_hello(struct conn *c, uint32_t id, const Fwfleet__Hello *h)
 {
 	static char *caps[] = { "inventory", "diag", "shutdown", "stage",
-	    "install", "cancel" };
+	    "install", "cancel", "reboot" };
 	Fwfleet__EngineMsg m = FWFLEET__ENGINE_MSG__INIT;
 	Fwfleet__Hello me = FWFLEET__HELLO__INIT;
 
@@ -289,6 +290,45 @@ static int handle_shutdown(struct conn *c, uint32_t id,
 	return reply(c, &m);
 }
 
+/*
+ * Reboot after the updates. On a test tree (sysroot not "/": the node's
+ * devices are files, and a reboot would be the host's) the request is
+ * recorded in <sysroot>/run/fwfleet-reboot instead.
+ */
+static int handle_reboot(struct conn *c, uint32_t id,
+    const Fwfleet__RebootRequest *req)
+{
+	Fwfleet__EngineMsg m = FWFLEET__ENGINE_MSG__INIT;
+	Fwfleet__RebootReply rr = FWFLEET__REBOOT_REPLY__INIT;
+	const char *root = c->e->sysroot;
+	char detail[512] = "", path[1024], text[64];
+	int r;
+
+	if (strcmp(root, "/") != 0) {
+		fw_snprintf(path, sizeof(path), "%s/run", root);
+		(void)mkdir(path, 0755);
+		fw_snprintf(path, sizeof(path), "%s/run/fwfleet-reboot", root);
+		fw_snprintf(text, sizeof(text), "%u\n", req->delay_s);
+		r = fw_write_file(path, text, strlen(text), 0644);
+		rr.simulated = 1;
+		fw_snprintf(detail, sizeof(detail), r == 0 ? "test tree: "
+		    "reboot recorded in %s" : "cannot write %s", path);
+	} else {
+		r = platform_schedule_reboot(req->delay_s, req->message, detail,
+		    sizeof(detail));
+		if (r == 0)
+			fw_snprintf(detail, sizeof(detail), "reboot in %u s",
+			    req->delay_s);
+	}
+	log_info("reboot: %s", detail);
+	rr.ok = r == 0;
+	rr.detail = detail;
+	m.id = id;
+	m.msg_case = FWFLEET__ENGINE_MSG__MSG_REBOOT;
+	m.reboot = &rr;
+	return reply(c, &m);
+}
+
 /* Returns non-zero when the connection must be closed. */
 static int dispatch(struct conn *c, const Fwfleet__ControllerMsg *msg)
 {
@@ -310,6 +350,8 @@ static int dispatch(struct conn *c, const Fwfleet__ControllerMsg *msg)
 		return handle_stage(c, msg->id, msg->stage);
 	case FWFLEET__CONTROLLER_MSG__MSG_INSTALL:
 		return handle_install(c, msg->id, msg->install);
+	case FWFLEET__CONTROLLER_MSG__MSG_REBOOT:
+		return handle_reboot(c, msg->id, msg->reboot);
 	case FWFLEET__CONTROLLER_MSG__MSG_CANCEL:
 		/* No reply of its own: the running operation's reply says
 		 * it was cancelled. */

@@ -29,4 +29,12 @@ int platform_remove_workdir(const char *path);
 /* Writes pid into path (0600). */
 int platform_write_pidfile(const char *path);
 
+/*
+ * Schedules a reboot of the machine in delay_s seconds, rounded up to
+ * whole minutes (`shutdown -r +M`; 0: now), announcing message. Returns 0,
+ * or FW_ERR_* with err.
+ */
+int platform_schedule_reboot(unsigned delay_s, const char *message,
+    char *err, size_t errlen);
+
 #endif

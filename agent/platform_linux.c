@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -110,4 +111,39 @@ int platform_write_pidfile(const char *path)
 	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 
 	return fw_write_file(path, buf, (size_t)n, 0600);
+}
+
+int platform_schedule_reboot(unsigned delay_s, const char *message,
+    char *err, size_t errlen)
+{
+	static const char *const paths[] = { "/sbin/shutdown",
+	    "/usr/sbin/shutdown", NULL };
+	char when[32];
+	int i, status;
+	pid_t pid;
+
+	for (i = 0; paths[i] != NULL && access(paths[i], X_OK) != 0; i++)
+		;
+	if (paths[i] == NULL) {
+		fw_snprintf(err, errlen, "no shutdown command on this node");
+		return FW_ERR_NOT_FOUND;
+	}
+	fw_snprintf(when, sizeof(when), delay_s == 0 ? "now" : "+%u",
+	    (delay_s + 59) / 60);
+	if ((pid = fork()) < 0) {
+		fw_snprintf(err, errlen, "fork: %s", strerror(errno));
+		return FW_ERR_SYSTEM;
+	}
+	if (pid == 0) {
+		execl(paths[i], paths[i], "-r", when, message, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fw_snprintf(err, errlen, "%s -r %s failed (status %d)",
+		    paths[i], when, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return FW_ERR_SYSTEM;
+	}
+	return 0;
 }

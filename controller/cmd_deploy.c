@@ -31,18 +31,52 @@ static const char deploy_usage[] =
 	CLI_SELECT_USAGE
 	"deploy:\n"
 	"      --port N             the HTTPS server's port (default 63002)\n"
+	"      --reboot WHEN        never (default), if-needed, always: reboot\n"
+	"                           a node after its updates (never after a\n"
+	"                           failed component or Ctrl-C)\n"
+	"      --reboot-delay S     seconds before the reboot, 15-3600 (default\n"
+	"                           60; rounded up to whole minutes)\n"
 	CLI_NODES_USAGE
 	"\n"
 	"exit status (as HP SUM): 0 success, 1 success with a reboot needed,\n"
 	"3 nothing to do, 253 a component failed, 254 bad parameters or\n"
 	"repository, 255 a node failed or the run was interrupted\n";
 
-enum { OPT_PORT = CLI_SEL_FIRST_FREE };
+enum { OPT_PORT = CLI_SEL_FIRST_FREE, OPT_REBOOT, OPT_REBOOT_DELAY };
 
 struct deploy_args {
 	struct cli_nodes nodes;
 	struct cli_select sel;
+	enum reboot_policy reboot;
+	unsigned reboot_delay_s;
 };
+
+/* The options of deploy's own: 0 taken, 1 not ours, -1 bad value. */
+static int deploy_opt(struct deploy_args *a, int ch, const char *arg)
+{
+	long v;
+
+	switch (ch) {
+	case OPT_PORT:
+		if (fw_parse_long(arg, 1, 65535, &v) != 0)
+			break;
+		a->nodes.fleet.https_port = (uint16_t)v;
+		return 0;
+	case OPT_REBOOT:
+		if (reboot_policy_parse(arg, &a->reboot) != 0)
+			break;
+		return 0;
+	case OPT_REBOOT_DELAY:
+		if (fw_parse_long(arg, 15, 3600, &v) != 0)
+			break;
+		a->reboot_delay_s = (unsigned)v;
+		return 0;
+	default:
+		return 1;
+	}
+	fprintf(stderr, "fwfleet deploy: bad value '%s'; see --help\n", arg);
+	return -1;
+}
 
 static int parse_args(int argc, char **argv, struct deploy_args *a)
 {
@@ -50,20 +84,18 @@ static int parse_args(int argc, char **argv, struct deploy_args *a)
 		CLI_NODES_LONGOPTS,
 		CLI_SELECT_LONGOPTS,
 		{ "port", required_argument, NULL, OPT_PORT },
+		{ "reboot", required_argument, NULL, OPT_REBOOT },
+		{ "reboot-delay", required_argument, NULL, OPT_REBOOT_DELAY },
 		{ NULL, 0, NULL, 0 },
 	};
-	long port;
 	int ch, r;
 
 	while ((ch = getopt_long(argc, argv, CLI_NODES_SHORTOPTS
 	    CLI_SELECT_SHORTOPTS, longopts, NULL)) != -1) {
 		if ((r = cli_nodes_opt(&a->nodes, "deploy", ch, optarg)) == 1)
 			r = cli_select_opt(&a->sel, "deploy", ch, optarg);
-		if (r == 1 && ch == OPT_PORT &&
-		    fw_parse_long(optarg, 1, 65535, &port) == 0) {
-			a->nodes.fleet.https_port = (uint16_t)port;
-			r = 0;
-		}
+		if (r == 1)
+			r = deploy_opt(a, ch, optarg);
 		if (r != 0) {
 			if (r == 1)
 				fprintf(stderr, "fwfleet deploy: bad option; "
@@ -159,6 +191,8 @@ static int deploy_exec(const struct global_opts *g, int argc, char **argv)
 
 	cli_nodes_init(&a.nodes);
 	cli_select_init(&a.sel);
+	a.reboot = REBOOT_NEVER;
+	a.reboot_delay_s = 60;
 	/* Payloads are not re-hashed here: the engine checks every chunk
 	 * against the signed index before any installer runs. */
 	if (parse_args(argc, argv, &a) != 0 ||
@@ -172,6 +206,7 @@ static int deploy_exec(const struct global_opts *g, int argc, char **argv)
 	a.nodes.fleet.ssh.verbose = g->verbose >= 3 ? g->verbose - 2 : 0;
 	state_path(g->state_dir, "pki", pki, sizeof(pki));
 	d = deploy_ctx_new(repo, &a.sel.plan, j);
+	deploy_ctx_set_reboot(d, a.reboot, a.reboot_delay_s);
 	if (fleet_deploy(&a.nodes.fleet, &nodes, pki, d, &f, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "fwfleet deploy: %s\n", err);

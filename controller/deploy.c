@@ -27,6 +27,8 @@ struct deploy_ctx {
 	struct node *nodes;
 	size_t n_nodes;
 	int tty;		/* stderr is a terminal: live progress */
+	enum reboot_policy reboot;
+	unsigned reboot_delay_s;
 };
 
 /* What happened to each component of a node's plan. */
@@ -42,6 +44,7 @@ struct node_deploy {
 	struct item_result *res;	/* one per plan item */
 	size_t cur;			/* the install being worked on */
 	int reboot_needed;
+	int failed;			/* a component failed */
 	int cancel_sent;
 };
 
@@ -55,6 +58,26 @@ struct deploy_ctx *deploy_ctx_new(const struct repo *repo,
 	d->j = j;
 	d->tty = isatty(STDERR_FILENO);
 	return d;
+}
+
+int reboot_policy_parse(const char *s, enum reboot_policy *out)
+{
+	if (strcmp(s, "never") == 0)
+		*out = REBOOT_NEVER;
+	else if (strcmp(s, "if-needed") == 0)
+		*out = REBOOT_IF_NEEDED;
+	else if (strcmp(s, "always") == 0)
+		*out = REBOOT_ALWAYS;
+	else
+		return FW_ERR_INVALID;
+	return 0;
+}
+
+void deploy_ctx_set_reboot(struct deploy_ctx *d, enum reboot_policy policy,
+    unsigned delay_s)
+{
+	d->reboot = policy;
+	d->reboot_delay_s = delay_s;
 }
 
 void deploy_ctx_free(struct deploy_ctx *d)
@@ -220,6 +243,8 @@ static void record(struct deploy_ctx *d, struct node *n, size_t i,
 	if (o == JOURNAL_OUTCOME_SUCCESS_REBOOT ||
 	    (o == JOURNAL_OUTCOME_SUCCESS && m->reboot_required))
 		n->dep->reboot_needed = 1;
+	if (o == JOURNAL_OUTCOME_FAILED)
+		n->dep->failed = 1;
 }
 
 /* A dependency of item i that did not get installed in this run, or NULL. */
@@ -245,6 +270,37 @@ static const char *failed_dependency(const struct node *n, size_t i)
 
 static void send_stage(struct deploy_ctx *d, struct node *n, size_t i);
 
+/* Whether to reboot n now that its components are done. */
+static int want_reboot(struct deploy_ctx *d, struct node *n)
+{
+	struct node_deploy *dep = n->dep;
+	int wanted = d->reboot == REBOOT_ALWAYS ||
+	    (d->reboot == REBOOT_IF_NEEDED && dep->reboot_needed);
+
+	if (!wanted || n->aborted)
+		return 0;
+	if (dep->failed) {
+		say(d, n, "not rebooting: a component failed (the report "
+		    "lists what needs a reboot)");
+		return 0;
+	}
+	return 1;
+}
+
+static void send_reboot(struct deploy_ctx *d, struct node *n)
+{
+	Fwfleet__ControllerMsg m = FWFLEET__CONTROLLER_MSG__INIT;
+	Fwfleet__RebootRequest rr = FWFLEET__REBOOT_REQUEST__INIT;
+
+	rr.delay_s = d->reboot_delay_s;
+	rr.message = (char *)"fwfleet: rebooting to finish updates";
+	m.msg_case = FWFLEET__CONTROLLER_MSG__MSG_REBOOT;
+	m.reboot = &rr;
+	n->phase = TALK_REBOOT;
+	if (node_control_send(n, &m, 0) != 0)
+		node_abandon(n, "cannot send to the engine");
+}
+
 /* Starts the next component to install, or ends the talk. */
 static void deploy_next(struct deploy_ctx *d, struct node *n)
 {
@@ -269,7 +325,10 @@ static void deploy_next(struct deploy_ctx *d, struct node *n)
 		send_stage(d, n, dep->cur);
 		return;
 	}
-	node_send_shutdown(n);
+	if (want_reboot(d, n))
+		send_reboot(d, n);
+	else
+		node_send_shutdown(n);
 }
 
 void deploy_node_inventory(struct deploy_ctx *d, struct node *n)
@@ -439,6 +498,13 @@ void deploy_node_reply(struct deploy_ctx *d, struct node *n,
 	} else if (n->phase == TALK_INSTALL &&
 	    r->msg_case == FWFLEET__ENGINE_MSG__MSG_INSTALL) {
 		on_install_reply(d, n, r->install);
+	} else if (n->phase == TALK_REBOOT &&
+	    r->msg_case == FWFLEET__ENGINE_MSG__MSG_REBOOT) {
+		say(d, n, "%s%s", r->reboot->ok ? "" : "reboot failed: ",
+		    r->reboot->detail);
+		journal_node_log(d->j, n->spec->name, "reboot: %s%s",
+		    r->reboot->ok ? "" : "failed: ", r->reboot->detail);
+		node_send_shutdown(n);
 	} else {
 		node_abandon(n, "unexpected reply from the engine");
 	}

@@ -28,10 +28,24 @@ struct node;
 struct repo;
 struct deploy_ctx;
 
+enum reboot_policy { REBOOT_NEVER, REBOOT_IF_NEEDED, REBOOT_ALWAYS };
+
+/* Parses "never", "if-needed", "always". 0 or FW_ERR_INVALID. */
+int reboot_policy_parse(const char *s, enum reboot_policy *out);
+
 /* Borrows repo, *popts (and its arrays) and j for the context's life. */
 struct deploy_ctx *deploy_ctx_new(const struct repo *repo,
     const struct plan_opts *popts, struct journal *j);
 void deploy_ctx_free(struct deploy_ctx *d);
+
+/*
+ * After its components, a node is rebooted (delay_s later) when policy
+ * says so: always, or if-needed when a component needs it. Never when a
+ * component failed or the run was interrupted: the report names the node
+ * as needing a reboot, for the operator to decide.
+ */
+void deploy_ctx_set_reboot(struct deploy_ctx *d, enum reboot_policy policy,
+    unsigned delay_s);
 
 /*
  * Starts the HTTPS server on port (both families) with server_ctx,

@@ -113,6 +113,7 @@ static void send_request(struct node *n, enum talk_phase phase)
 	switch (phase) {
 	case TALK_STAGE:
 	case TALK_INSTALL:
+	case TALK_REBOOT:
 		return;		/* sent by deploy.c */
 	case TALK_HELLO:
 		hello.protocol_version = FW_PROTOCOL_VERSION;
@@ -192,6 +193,7 @@ static void on_reply(struct node *n)
 		return;
 	case TALK_STAGE:
 	case TALK_INSTALL:
+	case TALK_REBOOT:
 		deploy_node_reply(fleet_deploy_ctx(n->fleet), n, r);
 		return;
 	case TALK_SHUTDOWN:

@@ -186,3 +186,24 @@ o=$(outcome "$SCRATCH/d6.json" node1 zz-after)
 [ ! -e "$NODE_ROOT_1/var/lib/zz-after" ] || fail "zz-after ran after Ctrl-C"
 check_clean "Ctrl-C"
 pass "Ctrl-C: the running installer finished, the rest was skipped"
+
+# 6. Reboots: never by default; --reboot if-needed asks the engine when a
+#    component needs one (on a test tree, the engine records the request
+#    in the node's tree instead of rebooting the host).
+marker=$NODE_ROOT_1/run/fwfleet-reboot
+rm -f "$marker"
+make_repo "$SCRATCH/repo6" "$FIX"/deploy/reboot-1.0/
+deploy "$SCRATCH/d7" "${DEP[@]}" "${ONE[@]}" -r "$SCRATCH/repo6"
+assert_eq 1 "$RC" "a reboot is needed ($(cat "$SCRATCH/d7.err"))"
+[ ! -e "$marker" ] || fail "rebooted without --reboot"
+deploy "$SCRATCH/d8" "${DEP[@]}" "${ONE[@]}" -r "$SCRATCH/repo6" \
+	--reboot if-needed --reboot-delay 30
+assert_eq 1 "$RC" "exit status with --reboot if-needed"
+assert_eq 30 "$(cat "$marker" 2>/dev/null)" "the reboot asked for, with its delay"
+assert_contains "$(cat "$SCRATCH/d8.err")" "reboot recorded"
+rm -f "$marker"
+rc=0
+fw deploy "${DEP[@]}" "${ONE[@]}" -r "$SCRATCH/repo6" --reboot sometimes >/dev/null 2>&1 || rc=$?
+assert_eq 254 "$rc" "a bad --reboot value"
+check_clean "reboot"
+pass "reboots only when asked (--reboot if-needed), with the given delay"
