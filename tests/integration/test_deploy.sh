@@ -187,6 +187,26 @@ o=$(outcome "$SCRATCH/d6.json" node1 zz-after)
 check_clean "Ctrl-C"
 pass "Ctrl-C: the running installer finished, the rest was skipped"
 
+# 5b. A second Ctrl-C stops the running installer too (its whole process
+#     group: the installer's `sleep` goes with it).
+rm -rf "$NODE_ROOT_1/var/lib/slow-agent" "$NODE_ROOT_1/var/lib/zz-after"
+ip netns exec "$TB_NS" "$FWFLEET" deploy "${DEP[@]}" "${ONE[@]}" \
+	-r "$SCRATCH/repo5" >"$SCRATCH/d6b.out" 2>"$SCRATCH/d6b.err" &
+pid=$!
+wait_until 30 grep -q "slow-agent 1.0: installing" "$SCRATCH/d6b.err"
+kill -INT "$pid"
+wait_until 10 grep -q "cancelling" "$SCRATCH/d6b.err"
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+assert_eq 255 "$rc" "exit status after two Ctrl-C"
+last_report >"$SCRATCH/d6b.json"
+assert_eq cancelled "$(outcome "$SCRATCH/d6b.json" node1 slow-agent)" "the installer was stopped"
+[ ! -e "$NODE_ROOT_1/var/lib/slow-agent/version" ] || fail "slow-agent ran to its end"
+pgrep -f "sleep ${SLOW_SECONDS:-3}\$" >/dev/null && fail "the installer's sleep survived"
+check_clean "two Ctrl-C"
+pass "a second Ctrl-C stopped the running installer and its children"
+
 # 6. Reboots: never by default; --reboot if-needed asks the engine when a
 #    component needs one (on a test tree, the engine records the request
 #    in the node's tree instead of rebooting the host).
