@@ -55,18 +55,18 @@
 #include "tls.h"
 #include "util.h"
 
-#define HS_HEAD_MAX		(16u * 1024)	/* request line and fields */
-#define HS_PATH_MAX		1024		/* decoded request path */
-#define HS_FIELD_MAX		256		/* a kept Range or If-Range */
-#define HS_PIECE		(256u * 1024)	/* file bytes read at once */
+#define HS_HEAD_MAX		(16u * 1024)	/* request head */
+#define HS_PATH_MAX		1024		/* decoded path */
+#define HS_FIELD_MAX		256		/* Range, If-Range */
+#define HS_PIECE		(256u * 1024)	/* read at once */
 #define HS_NBUF			2		/* pieces in flight */
-#define HS_LOW_WATER		HS_PIECE	/* refill at or below this */
+#define HS_LOW_WATER		HS_PIECE	/* refill at this */
 #define HS_MAX_LISTENERS	16
 #define HS_BACKLOG		512
 #define HS_IDLE_TIMEOUT_S	30
 #define HS_SEND_TIMEOUT_S	60
-#define HS_LINGER_S		2		/* draining input after a close */
-#define HS_ACCEPT_RETRY_S	1		/* after EMFILE and the like */
+#define HS_LINGER_S		2		/* drain after close */
+#define HS_ACCEPT_RETRY_S	1		/* after EMFILE */
 #define HS_PEER_MAX		(INET6_ADDRSTRLEN + IF_NAMESIZE + 16)
 #define HS_THREADS_MAX		64
 
@@ -76,7 +76,7 @@ enum conn_state {
 	CONN_BODY,		/* reading a status body */
 	CONN_SEND,		/* streaming a file */
 	CONN_CLOSING,		/* sending the last response */
-	CONN_LINGER,		/* write side shut; draining input briefly */
+	CONN_LINGER,		/* write side shut; draining input */
 };
 
 struct hs_file {
@@ -120,7 +120,7 @@ struct hs_conn {
 	int head_only;		/* HEAD: no body */
 	char peer[HS_PEER_MAX];
 	size_t body_len;	/* CONN_BODY: bytes of the status body */
-	int fd;			/* CONN_SEND: the file, its next offset */
+	int fd;			/* CONN_SEND: the file, next offset */
 	uint64_t off;
 	uint64_t left;		/* and what is still to be queued */
 	struct hs_pool *pool;	/* made at the first body sent */
@@ -469,7 +469,7 @@ static int hs_req_parse(const char *h, size_t len, struct hs_req *r)
 		if (n > 0 && p[n - 1] == '\r')
 			n--;
 		if (n == 0)
-			break;		/* the empty line: end of the head */
+			break;	/* the empty line: end of the head */
 		if (memchr(p, '\0', n) != NULL || memchr(p, '\r', n) != NULL)
 			return 400;
 		code = first ? hs_parse_request_line(p, n, r) :
@@ -511,7 +511,7 @@ static size_t hs_head_end(const unsigned char *buf, size_t len)
 	return 0;
 }
 
-/* --- responses ------------------------------------------------------------- */
+/* --- responses ------------------------------------------------------------ */
 
 static const char *hs_reason(int code)
 {
@@ -617,7 +617,7 @@ static int conn_error(struct hs_conn *c, int code, const char *msg,
 	return c->keep_alive ? 0 : conn_finish(c);
 }
 
-/* --- connections ----------------------------------------------------------- */
+/* --- connections ---------------------------------------------------------- */
 
 static struct hs_pool *pool_new(void)
 {
@@ -1029,8 +1029,9 @@ static int conn_post_status(struct hs_conn *c, const struct hs_req *r)
 	c->state = CONN_BODY;
 	if (evbuffer_get_length(in) >= c->body_len)
 		return conn_status_body(c);
-	if (r->expect_continue && r->minor >= 1 && evbuffer_add_printf(
-	    bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n") < 0)
+	if (r->expect_continue && r->minor >= 1 &&
+	    evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "HTTP/1.1 100 Continue\r\n\r\n") < 0)
 		return FW_ERR_NOMEM;
 	conn_arm(c, &c->s->idle_tv);
 	return 0;
@@ -1453,7 +1454,7 @@ static void server_on_accept_error(struct evconnlistener *l, void *arg)
 	evtimer_add(s->retry, &tv);
 }
 
-/* --- set-up -------------------------------------------------------------- */
+/* --- set-up --------------------------------------------------------------- */
 
 /* Binds and listens on addr (numeric) and port; dual: IPv6 also
  * accepting IPv4. Returns the socket or -1 with err filled. */

@@ -11,14 +11,16 @@
 # other work the CPU cost varies less than the throughput.
 #
 # nginx runs from its own prefix, configuration and pid file in a temp
-# directory (Debian's defaults otherwise: worker_processes auto), never as
-# the system service. Only processes this script starts are stopped.
+# directory (Debian's defaults otherwise: worker_processes auto, one per
+# CPU), never as the system service; our server likewise gets one thread
+# per CPU (opts.threads). Only processes this script starts are stopped.
 #
 # Environment: FWFLEET_BUILD (default ./build; its libfwcommon.a is brought
 # up to date and the driver scripts/serve-bench.c, with the server's
 # sources, compiled against it),
 # SIZE_MB (default 1024), REPS (default 3), CLIENTS (default "1 8"),
-# NGINX_WORKERS (default auto).
+# NGINX_WORKERS (default auto), FW_THREADS (default: the CPU count; 0 for
+# everything on one event loop).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +29,7 @@ SIZE_MB=${SIZE_MB:-1024}
 REPS=${REPS:-3}
 CLIENTS=${CLIENTS:-1 8}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
+FW_THREADS=${FW_THREADS:-$(nproc)}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 
 die() { echo "bench-serve.sh: $*" >&2; exit 1; }
@@ -107,7 +110,8 @@ http {
 EOF
 
 # --- start both -------------------------------------------------------------
-"$work/serve-bench" serve "$work" "$work/www/big.bin" 2>"$work/fw.log" &
+"$work/serve-bench" serve "$work" "$work/www/big.bin" "$FW_THREADS" \
+	2>"$work/fw.log" &
 fw_pid=$!
 pids+=("$fw_pid")
 "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
@@ -188,7 +192,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
 
 echo "$SIZE_MB MiB file, $REPS runs each, medians; MB/s = 10^6 B/s over" \
 	"loopback; $(nproc) CPUs; nginx worker_processes $NGINX_WORKERS," \
-	"fwfleet one event loop"
+	"fwfleet threads $FW_THREADS"
 printf '%-8s %14s %14s %7s %16s %16s\n' clients "fwfleet MB/s" \
 	"nginx MB/s" ratio "fwfleet cpu s/GiB" "nginx cpu s/GiB"
 for n in $CLIENTS; do

@@ -7,10 +7,12 @@
  *                                session "bench", all ECDSA P-256, as PEM
  *                                files in DIR: ca.crt server.{crt,key}
  *                                client.{crt,key}
- *   serve-bench serve DIR FILE   the controller's HTTPS server on
+ *   serve-bench serve DIR FILE [THREADS]
+ *                                the controller's HTTPS server on
  *                                127.0.0.1, an ephemeral port written to
  *                                DIR/fw.port, serving FILE at /big.bin,
- *                                until SIGTERM or SIGINT
+ *                                until SIGTERM or SIGINT; THREADS is
+ *                                opts.threads (default 0: one loop)
  *   serve-bench freeport         prints a free TCP port on 127.0.0.1
  */
 #include <arpa/inet.h>
@@ -121,7 +123,7 @@ out:
 	return ctx;
 }
 
-static int cmd_serve(const char *dir, const char *file)
+static int cmd_serve(const char *dir, const char *file, const char *threads)
 {
 	const char *addrs[] = { "127.0.0.1", NULL };
 	struct https_server_opts o = { .session_id = BENCH_SID,
@@ -131,9 +133,15 @@ static int cmd_serve(const char *dir, const char *file)
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 	char err[256], path[4096], port[16];
+	long n = 0;
 	int r = 1;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (threads != NULL && fw_parse_long(threads, 0, 64, &n) != 0) {
+		fprintf(stderr, "serve: bad thread count %s\n", threads);
+		return 2;
+	}
+	o.threads = (unsigned int)n;
 	if ((o.ctx = load_ctx(dir)) == NULL ||
 	    (base = event_base_new()) == NULL)
 		goto out;
@@ -195,11 +203,11 @@ int main(int argc, char **argv)
 	log_init("serve-bench", LOG_LVL_WARN);
 	if (argc == 3 && strcmp(argv[1], "pki") == 0)
 		return cmd_pki(argv[2]);
-	if (argc == 4 && strcmp(argv[1], "serve") == 0)
-		return cmd_serve(argv[2], argv[3]);
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	if (argc == 2 && strcmp(argv[1], "freeport") == 0)
 		return cmd_freeport();
-	fprintf(stderr, "usage: serve-bench pki DIR | serve DIR FILE | "
-	    "freeport\n");
+	fprintf(stderr, "usage: serve-bench pki DIR | serve DIR FILE [THREADS] "
+	    "| freeport\n");
 	return 2;
 }

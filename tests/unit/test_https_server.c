@@ -95,9 +95,9 @@ struct job {
 	int wait_continue;		/* send body only after a 100 */
 	int nresp;
 	int head_only[MAX_RESP];
-	int stream;			/* check bodies against the pattern */
+	int stream;			/* check bodies: the pattern */
 	uint64_t stream_first;
-	uint64_t abort_after;		/* stream: hang up after this much */
+	uint64_t abort_after;		/* stream: hang up after this */
 	unsigned int stall_ms;		/* stream: wait before reading */
 	int wait_eof;			/* read until the server closes */
 	/* results */
@@ -292,7 +292,7 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-/* --- a blocking client ------------------------------------------------------ */
+/* --- a blocking client ---------------------------------------------------- */
 
 struct cl {
 	SSL *ssl;
@@ -397,7 +397,8 @@ static const char *hdr(const char *head, const char *name, char *buf,
 	return NULL;
 }
 
-static int cl_response(struct job *j, struct cl *k, struct resp *r, int head_only)
+static int cl_response(struct job *j, struct cl *k, struct resp *r,
+    int head_only)
 {
 	char v[64];
 	uint64_t clen = 0;
@@ -614,7 +615,7 @@ static void wait_refused(struct fixture *f, uint64_t want)
 	}
 }
 
-/* --- tests ----------------------------------------------------------------- */
+/* --- tests ---------------------------------------------------------------- */
 
 static void test_get_full(void **state)
 {
@@ -1253,6 +1254,9 @@ int main(void)
 	int failed;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* For slow runs (helgrind): FWFLEET_TEST_SKIP=test_big_file_memory */
+	if (getenv("FWFLEET_TEST_SKIP") != NULL)
+		cmocka_set_skip_filter(getenv("FWFLEET_TEST_SKIP"));
 	failed = cmocka_run_group_tests_name("inline", tests, setup_inline,
 	    group_teardown);
 	failed += cmocka_run_group_tests_name("threads", tests, setup_threads,
