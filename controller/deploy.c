@@ -156,6 +156,13 @@ static void on_status(void *arg, const Fwfleet__StatusPush *st,
 		    st->component_id, phase_word(st->phase), st->percent);
 }
 
+static unsigned serving_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
+}
+
 int deploy_ctx_start(struct deploy_ctx *d, struct event_base *base,
     SSL_CTX *server_ctx, const char *sid, uint16_t port, struct node *nodes,
     size_t n, char *err, size_t errlen)
@@ -171,6 +178,9 @@ int deploy_ctx_start(struct deploy_ctx *d, struct event_base *base,
 	o.port = port;
 	o.on_status = on_status;
 	o.arg = d;
+	/* Payload TLS is the controller's heaviest work: one serving
+	 * thread per CPU (status pushes still come to this loop). */
+	o.threads = serving_threads();
 	if ((r = https_server_start(base, &o, &d->srv, err, errlen)) != 0)
 		return r;
 	for (i = 0; i < repo_count(d->repo); i++) {
