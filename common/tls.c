@@ -374,6 +374,38 @@ static int tls_peer_has_uri(SSL *ssl, const char *uri)
 	return found;
 }
 
+int tls_peer_uri_suffix(SSL *ssl, const char *prefix, char *out, size_t len)
+{
+	GENERAL_NAMES *names = NULL;
+	const GENERAL_NAME *gn;
+	X509 *peer = SSL_get1_peer_certificate(ssl);
+	size_t plen = strlen(prefix), n;
+	const unsigned char *u;
+	int i, r = FW_ERR_NOT_FOUND;
+
+	if (len > 0)
+		out[0] = '\0';
+	if (peer != NULL)
+		names = X509_get_ext_d2i(peer, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; r != 0 && i < sk_GENERAL_NAME_num(names); i++) {
+		gn = sk_GENERAL_NAME_value(names, i);
+		if (gn->type != GEN_URI)
+			continue;
+		u = ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier);
+		n = (size_t)ASN1_STRING_length(gn->d.uniformResourceIdentifier);
+		if (n <= plen || memcmp(u, prefix, plen) != 0 ||
+		    n - plen >= len || memchr(u, '\0', n) != NULL)
+			continue;
+		memcpy(out, u + plen, n - plen);
+		out[n - plen] = '\0';
+		r = 0;
+	}
+	GENERAL_NAMES_free(names);
+	X509_free(peer);
+	ERR_clear_error();
+	return r;
+}
+
 int tls_check_peer(SSL *ssl, const char *session_id, const char *role,
     char *err, size_t errlen)
 {

@@ -22,6 +22,7 @@ enum tls_role { TLS_ROLE_CLIENT, TLS_ROLE_SERVER };
 #define TLS_ROLE_URI_PREFIX "urn:fwfleet:role:"
 #define TLS_ROLE_CONTROLLER "controller"
 #define TLS_ROLE_ENGINE "engine"
+#define TLS_NODE_URI_PREFIX "urn:fwfleet:node:"
 
 /*
  * Creates an SSL_CTX for role: TLS 1.3 only, the given certificate and
@@ -58,6 +59,14 @@ int tls_check_peer_session(SSL *ssl, const char *session_id, char *err,
  */
 int tls_check_peer(SSL *ssl, const char *session_id, const char *role,
     char *err, size_t errlen);
+
+/*
+ * Copies into out the rest of the peer certificate's first URI subject
+ * alt name that starts with prefix (e.g. TLS_NODE_URI_PREFIX: which node
+ * of the session an engine certificate was issued for). Returns 0, or
+ * FW_ERR_NOT_FOUND with out "".
+ */
+int tls_peer_uri_suffix(SSL *ssl, const char *prefix, char *out, size_t len);
 
 /*
  * Describes why the last handshake on ssl failed (verification result or

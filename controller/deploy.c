@@ -121,26 +121,29 @@ static const char *phase_word(Fwfleet__Phase p)
 
 /* --- status pushes ----------------------------------------------------- */
 
-static struct node *find_node(struct deploy_ctx *d, const char *name)
+/* The node whose engine certificate names index tag, or NULL. */
+static struct node *find_node(struct deploy_ctx *d, const char *tag)
 {
-	size_t i;
+	long i;
 
-	for (i = 0; i < d->n_nodes; i++)
-		if (strcmp(d->nodes[i].spec->name, name) == 0)
-			return &d->nodes[i];
-	return NULL;
+	if (fw_parse_long(tag, 0, (long)d->n_nodes - 1, &i) != 0)
+		return NULL;
+	return &d->nodes[i];
 }
 
 static void on_status(void *arg, const Fwfleet__StatusPush *st,
-    const char *peer)
+    const char *peer, const char *node)
 {
 	struct deploy_ctx *d = arg;
-	struct node *n = find_node(d, st->node_name);
+	struct node *n = find_node(d, node);
 	size_t i;
 
-	if (n == NULL) {
-		log_warn("status push from %s for unknown node '%.64s'", peer,
-		    st->node_name);
+	/* The node comes from the sender's certificate; the name it wrote
+	 * must agree, or one engine could write into another node's log. */
+	if (n == NULL || strcmp(n->spec->name, st->node_name) != 0) {
+		log_warn("status push from %s: its certificate (node '%s') "
+		    "does not match the node it names ('%.64s'); dropped",
+		    peer, node, st->node_name);
 		return;
 	}
 	for (i = 0; i < st->n_log_lines; i++)

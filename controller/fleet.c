@@ -187,9 +187,9 @@ static void pack_bootstrap(struct fleet *f, struct node *n,
 
 int fleet_issue_engine_cert(struct fleet *f, struct node *n)
 {
-	char san_host[300], san_uri[128], cn[300];
-	const char *sans[4] = { san_host, san_uri,
-	    "URI:" TLS_ROLE_URI_PREFIX TLS_ROLE_ENGINE, NULL };
+	char san_host[300], san_uri[128], san_node[64], cn[300];
+	const char *sans[5] = { san_host, san_uri,
+	    "URI:" TLS_ROLE_URI_PREFIX TLS_ROLE_ENGINE, san_node, NULL };
 	struct pki_pem pem;
 	int r;
 
@@ -197,6 +197,9 @@ int fleet_issue_engine_cert(struct fleet *f, struct node *n)
 	    f->opts.remote_dir, f->session_id, n->index);
 	sans_for(n, f->session_id, san_host, sizeof(san_host), san_uri,
 	    sizeof(san_uri));
+	/* Which node of the session: status pushes are matched by it. */
+	fw_snprintf(san_node, sizeof(san_node), "URI:%s%d", TLS_NODE_URI_PREFIX,
+	    n->index);
 	fw_snprintf(cn, sizeof(cn), "fwfleet-engine %s", n->spec->addr.host);
 	if ((r = pki_issue_pem(f->ca_key, f->ca_cert, cn, sans,
 	    f->opts.cert_validity_s, &pem, n->step_err,

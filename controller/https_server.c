@@ -68,6 +68,7 @@
 #define HS_LINGER_S		2		/* drain after close */
 #define HS_ACCEPT_RETRY_S	1		/* after EMFILE */
 #define HS_PEER_MAX		(INET6_ADDRSTRLEN + IF_NAMESIZE + 16)
+#define HS_NODE_MAX		32	/* a node index from the certificate */
 #define HS_THREADS_MAX		64
 
 enum conn_state {
@@ -119,6 +120,7 @@ struct hs_conn {
 	int minor;		/* its HTTP/1.minor */
 	int head_only;		/* HEAD: no body */
 	char peer[HS_PEER_MAX];
+	char node[HS_NODE_MAX];	/* from the peer's certificate */
 	size_t body_len;	/* CONN_BODY: bytes of the status body */
 	int fd;			/* CONN_SEND: the file, next offset */
 	uint64_t off;
@@ -138,6 +140,7 @@ struct hs_push {
 	struct hs_push *next;
 	Fwfleet__StatusPush *st;
 	char peer[HS_PEER_MAX];
+	char node[HS_NODE_MAX];
 };
 
 /*
@@ -949,7 +952,7 @@ static void server_deliver(struct https_server *s)
 	for (; p != NULL; p = next) {
 		next = p->next;
 		if (s->on_status != NULL)
-			s->on_status(s->arg, p->st, p->peer);
+			s->on_status(s->arg, p->st, p->peer, p->node);
 		fwfleet__status_push__free_unpacked(p->st, NULL);
 		free(p);
 	}
@@ -957,19 +960,20 @@ static void server_deliver(struct https_server *s)
 
 /* Hands st (taken over) to on_status on the caller's loop. */
 static void server_push(struct https_server *s, struct hs_worker *w,
-    Fwfleet__StatusPush *st, const char *peer)
+    Fwfleet__StatusPush *st, const char *peer, const char *node)
 {
 	struct hs_push *p;
 
 	if (!w->threaded || s->on_status == NULL) {
 		if (s->on_status != NULL)
-			s->on_status(s->arg, st, peer);
+			s->on_status(s->arg, st, peer, node);
 		fwfleet__status_push__free_unpacked(st, NULL);
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
 	p->st = st;
 	fw_snprintf(p->peer, sizeof(p->peer), "%s", peer);
+	fw_snprintf(p->node, sizeof(p->node), "%s", node);
 	pthread_mutex_lock(&s->mu);
 	*s->push_tail = p;
 	s->push_tail = &p->next;
@@ -1003,7 +1007,7 @@ static int conn_status_body(struct hs_conn *c)
 		    "invalid StatusPush", "", 0);
 	}
 	atomic_fetch_add(&c->s->st.status_pushes, 1);
-	server_push(c->s, c->w, st, c->peer);
+	server_push(c->s, c->w, st, c->peer, c->node);
 	if ((r = conn_respond(c, 204, 0, "")) != 0)
 		return r;
 	if (!c->keep_alive)
@@ -1148,6 +1152,7 @@ static void conn_check_peer(struct hs_conn *c)
 		return;
 	}
 	c->peer_ok = 1;
+	tls_peer_uri_suffix(ssl, TLS_NODE_URI_PREFIX, c->node, sizeof(c->node));
 }
 
 /* The write side is shut; what still comes in is read and dropped, so

@@ -49,7 +49,7 @@ struct https_server;
  * Must not free the server.
  */
 typedef void (*https_status_cb)(void *arg, const Fwfleet__StatusPush *st,
-    const char *peer);
+    const char *peer, const char *node);
 
 struct https_server_opts {
 	/* Server context from tls_ctx_new(TLS_ROLE_SERVER, ...), which

@@ -69,6 +69,7 @@ struct fixture {
 	/* What the status callback saw. */
 	int pushes;
 	char node[64];
+	char cert_node[32];	/* the node its certificate names */
 	char component[64];
 	char peer[80];
 	unsigned int percent;
@@ -139,7 +140,7 @@ static SSL_CTX *ctx_make(struct fixture *f, enum tls_role role,
 {
 	char san_sid[128], san_role[128], err[256];
 	const char *sans[] = { san_sid, san_role, "IP:127.0.0.1", "IP:::1",
-		NULL };
+		"URI:" TLS_NODE_URI_PREFIX "3", NULL };
 	struct pki_pem pem = { 0 };
 	SSL_CTX *ctx;
 
@@ -178,7 +179,7 @@ static void file_make(const char *path, uint64_t size)
 }
 
 static void on_status(void *arg, const Fwfleet__StatusPush *st,
-    const char *peer)
+    const char *peer, const char *node)
 {
 	struct fixture *f = arg;
 
@@ -186,6 +187,7 @@ static void on_status(void *arg, const Fwfleet__StatusPush *st,
 	snprintf(f->node, sizeof(f->node), "%s", st->node_name);
 	snprintf(f->component, sizeof(f->component), "%s", st->component_id);
 	snprintf(f->peer, sizeof(f->peer), "%s", peer);
+	snprintf(f->cert_node, sizeof(f->cert_node), "%s", node);
 	f->percent = st->percent;
 	f->phase = (int)st->phase;
 	f->nlines = st->n_log_lines;
@@ -879,6 +881,8 @@ static void test_post_status(void **state)
 	assert_int_equal(j.resp[0].status, 204);
 	assert_int_equal(f->pushes, 1);
 	assert_string_equal(f->node, "node7");
+	/* What the sender wrote, and what its certificate says. */
+	assert_string_equal(f->cert_node, "3");
 	assert_string_equal(f->component, "bios-2.10");
 	assert_int_equal(f->percent, 42);
 	assert_int_equal(f->phase, FWFLEET__PHASE__PHASE_INSTALLING);
