@@ -310,16 +310,11 @@ static int pread_all(int fd, unsigned char *p, size_t len, off_t off)
 
 static void md_hex(EVP_MD_CTX *md, char hex[65])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0, i;
+	unsigned int dlen = 0;
 
 	EVP_DigestFinal_ex(md, d, &dlen);
-	for (i = 0; i < dlen && i < 32; i++) {
-		hex[2 * i] = digits[d[i] >> 4];
-		hex[2 * i + 1] = digits[d[i] & 15];
-	}
-	hex[64] = '\0';
+	fw_hex_encode(d, dlen < 32 ? dlen : 32, hex);
 }
 
 /* sha256 of bytes [off, off+len) of fd into hex. */

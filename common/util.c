@@ -127,12 +127,27 @@ out:
 	return r;
 }
 
+int fw_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return FW_ERR_SYSTEM;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
 int fw_write_file(const char *path, const void *data, size_t len, int mode)
 {
 	char tmp[4096];
-	const char *p = data;
 	int fd = -1, r = FW_ERR_SYSTEM, saved;
-	ssize_t w;
 
 	if (fw_snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
 	    (long)getpid()) != 0)
@@ -140,17 +155,8 @@ int fw_write_file(const char *path, const void *data, size_t len, int mode)
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    mode)) < 0)
 		return FW_ERR_SYSTEM;
-	if (fchmod(fd, mode) != 0)
+	if (fchmod(fd, mode) != 0 || fw_write_all(fd, data, len) != 0)
 		goto out;
-	while (len > 0) {
-		if ((w = write(fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			goto out;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
 	if (fsync(fd) != 0 || close(fd) != 0) {
 		fd = -1;
 		goto out;
@@ -184,16 +190,25 @@ int fw_parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+void fw_hex_encode(const unsigned char *p, size_t n, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		hex[2 * i] = digits[p[i] >> 4];
+		hex[2 * i + 1] = digits[p[i] & 15];
+	}
+	hex[2 * n] = '\0';
+}
+
 void fw_sha256_hex(const void *data, size_t len, char hex[65])
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	size_t i;
 
 	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	hex[64] = '\0';
+	fw_hex_encode(md, 32, hex);
 }
 
 void fw_rtrim(char *s)

@@ -36,8 +36,15 @@ int fw_read_file(const char *path, size_t max, char **out, size_t *len);
  */
 int fw_write_file(const char *path, const void *data, size_t len, int mode);
 
+/* Writes all len bytes to fd (retrying short writes and EINTR).
+ * Returns 0 or FW_ERR_SYSTEM (errno set). */
+int fw_write_all(int fd, const void *data, size_t len);
+
 /* Parses a decimal integer in [min, max]; the whole string must match. */
 int fw_parse_long(const char *s, long min, long max, long *out);
+
+/* Writes n bytes as lowercase hex into hex (2n + 1 bytes with the NUL). */
+void fw_hex_encode(const unsigned char *p, size_t n, char *hex);
 
 /* Writes the lowercase hex sha256 of data (65 bytes with NUL) into hex. */
 void fw_sha256_hex(const void *data, size_t len, char hex[65]);

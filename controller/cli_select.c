@@ -58,17 +58,6 @@ int cli_select_check(const struct cli_select *s, const char *prog)
 	return -1;
 }
 
-static void print_report(const char *prog, const struct repo_report *rep)
-{
-	size_t i;
-
-	for (i = 0; i < rep->n_errors; i++)
-		fprintf(stderr, "fwfleet %s: %s\n", prog, rep->errors[i]);
-	for (i = 0; i < rep->n_warnings; i++)
-		fprintf(stderr, "fwfleet %s: warning: %s\n", prog,
-		    rep->warnings[i]);
-}
-
 static int has_id(const struct repo *r, const char *id)
 {
 	size_t i;
@@ -90,7 +79,7 @@ int cli_select_open_repo(const struct cli_select *s, const char *prog,
 
 	*out = NULL;
 	r = repo_verify(s->repo, &o, out, sig, &rep, err, sizeof(err));
-	print_report(prog, &rep);
+	repo_report_print(stderr, prog, &rep);
 	repo_report_clear(&rep);
 	if (r != 0) {
 		fprintf(stderr, "fwfleet %s: %s; nothing was done\n", prog, err);

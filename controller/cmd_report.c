@@ -124,7 +124,7 @@ static int report_exec(const struct global_opts *g, int argc, char **argv)
 		goto out;
 	}
 	print_warnings(rep);
-	if (o.save && report_generate(dir) != 0) {
+	if (o.save && report_save(rep, dir) != 0) {
 		fprintf(stderr, "fwfleet report: cannot write the reports in "
 		    "%s: %m\n", dir);
 		goto out;

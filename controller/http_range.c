@@ -109,7 +109,6 @@ enum http_range_kind http_range_parse(const char *value, size_t len,
 	struct range_spec rs, first;
 	const char *p, *end, *elem, *eend;
 	size_t i, n = 0;
-	enum http_range_kind kind;
 
 	memset(out, 0, sizeof(*out));
 	if (value == NULL)
@@ -150,8 +149,6 @@ enum http_range_kind http_range_parse(const char *value, size_t len,
 	/* None (malformed) or several (not supported): ignore the header. */
 	if (n != 1)
 		return HTTP_RANGE_FULL;
-	kind = range_apply(&first, size, out);
-	if (kind != HTTP_RANGE_PARTIAL)
-		memset(out, 0, sizeof(*out));
-	return kind;
+	/* out stays zeroed unless the range is satisfiable. */
+	return range_apply(&first, size, out);
 }

@@ -266,22 +266,6 @@ static void journal_failed(struct journal *j, int r)
 	errno = saved;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	ssize_t w;
-
-	while (len > 0) {
-		if ((w = write(fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return FW_ERR_SYSTEM;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Appends one line (with its '\n'). After a write that stopped mid-line
  * (disk full), the next line starts with a '\n', so only the broken line
@@ -289,10 +273,10 @@ static int write_all(int fd, const char *p, size_t len)
  */
 static int journal_write_line(struct journal *j, const char *line, size_t len)
 {
-	if (j->broken_line && write_all(j->fd, "\n", 1) != 0)
+	if (j->broken_line && fw_write_all(j->fd, "\n", 1) != 0)
 		return FW_ERR_SYSTEM;
 	j->broken_line = false;
-	if (write_all(j->fd, line, len) != 0) {
+	if (fw_write_all(j->fd, line, len) != 0) {
 		j->broken_line = true;
 		return FW_ERR_SYSTEM;
 	}
@@ -702,7 +686,7 @@ static int node_log_line(struct journal *j, struct jnode *n, const char *text,
 	journal_clean_text(line + off, false);
 	off += strlen(line + off);
 	line[off++] = '\n';
-	return write_all(n->log_fd, line, off);
+	return fw_write_all(n->log_fd, line, off);
 }
 
 static int node_log_text(struct journal *j, struct jnode *n, const char *text)
@@ -724,31 +708,27 @@ static int node_log_text(struct journal *j, struct jnode *n, const char *text)
 	return r;
 }
 
-int journal_node_log_text(struct journal *j, const char *node,
-    const char *text)
+/* node_log_text() of a formatted line. */
+__attribute__((format(printf, 3, 0)))
+static int node_vlogf(struct journal *j, struct jnode *n, const char *fmt,
+    va_list ap)
 {
-	struct jnode *n;
+	char *s = xvasprintf(fmt, ap);
+	int r = node_log_text(j, n, s);
 
-	if (j == NULL || text == NULL)
-		return FW_ERR_INVALID;
-	if ((n = node_find(j, node)) == NULL)
-		return FW_ERR_NOT_FOUND;
-	return node_log_text(j, n, text);
+	free(s);
+	return r;
 }
 
-/* node_log_text() of a formatted line. */
 __attribute__((format(printf, 3, 4)))
 static int node_logf(struct journal *j, struct jnode *n, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 	int r;
 
 	va_start(ap, fmt);
-	s = xvasprintf(fmt, ap);
+	r = node_vlogf(j, n, fmt, ap);
 	va_end(ap);
-	r = node_log_text(j, n, s);
-	free(s);
 	return r;
 }
 
@@ -756,16 +736,13 @@ int journal_node_log(struct journal *j, const char *node, const char *fmt, ...)
 {
 	struct jnode *n;
 	va_list ap;
-	char *s;
 	int r;
 
 	if (j == NULL || (n = node_find(j, node)) == NULL)
 		return j == NULL ? FW_ERR_INVALID : FW_ERR_NOT_FOUND;
 	va_start(ap, fmt);
-	s = xvasprintf(fmt, ap);
+	r = node_vlogf(j, n, fmt, ap);
 	va_end(ap);
-	r = node_log_text(j, n, s);
-	free(s);
 	return r;
 }
 

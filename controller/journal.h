@@ -166,8 +166,6 @@ int journal_job_end(struct journal *j, int exit_code, bool interrupted);
  */
 int journal_node_log(struct journal *j, const char *node, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-int journal_node_log_text(struct journal *j, const char *node,
-    const char *text);
 
 /* Closes the journal (no job-end is written); NULL is a no-op. */
 void journal_free(struct journal *j);

@@ -98,18 +98,6 @@ static char *path_join(const char *a, const char *b)
 	return xasprintf("%s/%s", a, b);
 }
 
-static void hex_encode(const unsigned char *p, size_t n, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		hex[2 * i] = digits[p[i] >> 4];
-		hex[2 * i + 1] = digits[p[i] & 15];
-	}
-	hex[2 * n] = '\0';
-}
-
 /* "3f2a9c1e0b7d…": enough of a hash to tell two apart. */
 static const char *short_hex(const char *hex, char buf[16])
 {
@@ -231,24 +219,8 @@ static void chunk_done(EVP_MD_CTX *ctx, struct hashed *h)
 
 	EVP_DigestFinal_ex(ctx, md, &len);
 	h->chunks = xrealloc(h->chunks, h->n_chunks + 1, sizeof(*h->chunks));
-	hex_encode(md, 32, h->chunks[h->n_chunks++]);
+	fw_hex_encode(md, 32, h->chunks[h->n_chunks++]);
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-}
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return FW_ERR_SYSTEM;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* Feeds n bytes to the chunk hash, closing chunks at their boundaries. */
@@ -297,7 +269,7 @@ static int hash_stream(int fd, uint32_t chunk_size, int out_fd,
 		}
 		if (got == 0)
 			break;
-		if (out_fd >= 0 && write_all(out_fd, buf, (size_t)got) != 0)
+		if (out_fd >= 0 && fw_write_all(out_fd, buf, (size_t)got) != 0)
 			goto out;
 		EVP_DigestUpdate(whole, buf, (size_t)got);
 		if (chunk_size > 0)
@@ -308,7 +280,7 @@ static int hash_stream(int fd, uint32_t chunk_size, int out_fd,
 	if (fill > 0)
 		chunk_done(chunk, h);
 	EVP_DigestFinal_ex(whole, md, &mdlen);
-	hex_encode(md, 32, h->sha256);
+	fw_hex_encode(md, 32, h->sha256);
 	r = 0;
 out:
 	if (r != 0)

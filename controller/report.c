@@ -1286,18 +1286,24 @@ static int write_one(const struct report *r, enum report_format fmt,
 	return r2;
 }
 
+int report_save(const struct report *r, const char *job_dir)
+{
+	int r2;
+
+	if ((r2 = write_one(r, REPORT_JSON, job_dir, REPORT_JSON_FILE)) != 0 ||
+	    (r2 = write_one(r, REPORT_HTML, job_dir, REPORT_HTML_FILE)) != 0 ||
+	    (r2 = write_one(r, REPORT_CSV, job_dir, REPORT_CSV_FILE)) != 0)
+		return r2;
+	return 0;
+}
+
 int report_generate(const char *job_dir)
 {
 	struct report *r = NULL;
 	int r2;
 
-	if ((r2 = report_load(job_dir, &r)) != 0 ||
-	    (r2 = write_one(r, REPORT_JSON, job_dir, REPORT_JSON_FILE)) != 0 ||
-	    (r2 = write_one(r, REPORT_HTML, job_dir, REPORT_HTML_FILE)) != 0 ||
-	    (r2 = write_one(r, REPORT_CSV, job_dir, REPORT_CSV_FILE)) != 0)
-		goto out;
-	r2 = 0;
-out:
+	if ((r2 = report_load(job_dir, &r)) == 0)
+		r2 = report_save(r, job_dir);
 	report_free(r);
 	return r2;
 }

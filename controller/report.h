@@ -68,6 +68,12 @@ int report_write(const struct report *r, enum report_format fmt, FILE *f);
 int report_format_parse(const char *s, enum report_format *out);
 
 /*
+ * Writes r as report.json, report.html and report.csv in job_dir (0600,
+ * each replaced atomically). Returns 0 or an FW_ERR_* code.
+ */
+int report_save(const struct report *r, const char *job_dir);
+
+/*
  * Loads job_dir's journal and (re)writes report.json, report.html and
  * report.csv there (0600, each replaced atomically). Called at the end of
  * a job, after journal_job_end(). Returns 0 or an FW_ERR_* code.

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs every Debian 12 package that building, testing and benchmarking
-# fwfleet needs, then configures and builds it in ./build.
+# fwfleet needs (everything the tests call that a minimal Debian 12 may
+# lack: sshd, iptables, jq, sudo, the openssl and file commands, ...),
+# then configures and builds it in ./build.
 #   scripts/setup.sh            install packages and build
 #   scripts/setup.sh --deps     install packages only
 set -eu
@@ -9,7 +11,8 @@ PACKAGES="build-essential cmake pkg-config git
 	libssl-dev libprotobuf-c-dev protobuf-c-compiler libssh-dev
 	libevent-dev zlib1g-dev libcmocka-dev libjansson-dev
 	openssh-server openssh-client iproute2 iptables nftables
-	procps psmisc util-linux coreutils time jq bc iputils-ping sudo
+	procps psmisc util-linux mount passwd coreutils diffutils findutils
+	time jq bc iputils-ping sudo openssl file
 	nginx curl"
 
 if [ "$(id -u)" -ne 0 ]; then
