@@ -7,7 +7,8 @@
 #include "err.h"
 #include "util.h"
 
-int bootstrap_session_id_ok(const char *id)
+/* A session id: 1-64 characters of [A-Za-z0-9-]. */
+static int bootstrap_session_id_ok(const char *id)
 {
 	size_t i, n = strlen(id);
 

@@ -21,7 +21,4 @@
 int bootstrap_load(const char *path, Fwfleet__Bootstrap **out, char *err,
     size_t errlen);
 
-/* Checks a session id's form (shared with the controller). */
-int bootstrap_session_id_ok(const char *id);
-
 #endif

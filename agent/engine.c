@@ -228,7 +228,7 @@ int engine_run(struct engine *e, int ready_fd)
 		close(ready_fd);
 	}
 	event_base_dispatch(e->base);
-	return e->exit_code;
+	return 0;
 }
 
 void engine_free(struct engine *e)

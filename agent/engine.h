@@ -39,7 +39,6 @@ struct engine {
 	struct conn *op_conn;		/* who awaits the running operation */
 	unsigned idle_timeout_s;
 	const char *state;		/* "serving", "shutting-down" */
-	int exit_code;
 	int workdir_removed;
 };
 

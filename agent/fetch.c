@@ -26,6 +26,7 @@
 #include "err.h"
 #include "http_client.h"
 #include "log.h"
+#include "proto.h"
 #include "process.h"
 #include "tls.h"
 #include "util.h"
@@ -195,21 +196,6 @@ static int request_check(const Fwfleet__StageRequest *req, char *err,
 		if ((r = file_check(req->files[i], err, errlen)) != 0)
 			return r;
 	return 0;
-}
-
-/* An owned deep copy of req, through its wire form. */
-static Fwfleet__StageRequest *request_copy(const Fwfleet__StageRequest *req)
-{
-	size_t len = fwfleet__stage_request__get_packed_size(req);
-	uint8_t *buf = xmalloc(len);
-	Fwfleet__StageRequest *copy;
-
-	fwfleet__stage_request__pack(req, buf);
-	copy = fwfleet__stage_request__unpack(NULL, len, buf);
-	free(buf);
-	if (copy == NULL)
-		fatal("cannot copy a stage request");
-	return copy;
 }
 
 /* --- talking to the loop -------------------------------------------- */
@@ -533,7 +519,7 @@ static int read_chunk(struct fetch *f, struct ffile *ff, uint64_t k,
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	uint64_t have = 0;
-	size_t want, got;
+	size_t want, got, filled;
 	int r = FW_ERR_NOMEM;
 
 	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
@@ -541,25 +527,31 @@ static int read_chunk(struct fetch *f, struct ffile *ff, uint64_t k,
 	while (have < len) {
 		want = len - have > FETCH_BUF ? FETCH_BUF :
 		    (size_t)(len - have);
-		if ((r = http_read_body(f->conn, f->buf, want, &got, f->werr,
-		    sizeof(f->werr))) != 0) {
-			f->permanent = r == FW_ERR_CANCELLED;
-			goto out;
+		/* Fill the buffer before writing and hashing it: TLS hands
+		 * over at most a record (16 KiB) at a time. */
+		for (filled = 0; filled < want; filled += got) {
+			if ((r = http_read_body(f->conn, f->buf + filled,
+			    want - filled, &got, f->werr,
+			    sizeof(f->werr))) != 0) {
+				f->permanent = r == FW_ERR_CANCELLED;
+				goto out;
+			}
+			if (got == 0) {
+				r = fetch_fail(f, 0, FW_ERR_EOF, "%s: the "
+				    "response ended inside chunk %llu of %s",
+				    f->urls[f->url_idx].text,
+				    (unsigned long long)k, ff->pf->name);
+				goto out;
+			}
 		}
-		if (got == 0) {
-			r = fetch_fail(f, 0, FW_ERR_EOF, "%s: the response "
-			    "ended inside chunk %llu of %s",
-			    f->urls[f->url_idx].text, (unsigned long long)k,
-			    ff->pf->name);
-			goto out;
-		}
-		if (pwrite_all(ff->fd, f->buf, got, (off_t)(off + have)) != 0) {
+		if (pwrite_all(ff->fd, f->buf, filled, (off_t)(off + have)) !=
+		    0) {
 			r = fetch_fail(f, 1, FW_ERR_SYSTEM, "write %s: %s",
 			    ff->part, strerror(errno));
 			goto out;
 		}
-		EVP_DigestUpdate(md, f->buf, got);
-		have += got;
+		EVP_DigestUpdate(md, f->buf, filled);
+		have += filled;
 		post_progress(f, ff->pf->name,
 		    FWFLEET__PHASE__PHASE_DOWNLOADING,
 		    f->done_before + off + have, 0);
@@ -887,7 +879,7 @@ static int fetch_setup(struct fetch *f, const struct fetch_job *job,
 		fw_snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return FW_ERR_SYSTEM;
 	}
-	f->req = request_copy(job->req);
+	f->req = (Fwfleet__StageRequest *)proto_copy(&job->req->base);
 	f->dir = xstrdup(job->staging_dir);
 	f->session_id = xstrdup(job->session_id);
 	SSL_CTX_up_ref(job->ssl_ctx);

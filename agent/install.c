@@ -15,6 +15,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "proto.h"
 #include "process.h"
 #include "rcmap.h"
 #include "util.h"
@@ -446,24 +447,6 @@ static int build_argv(const struct install_spec *spec, struct strv *argv,
 	return 0;
 }
 
-static Fwfleet__ReturnCodeMap *rcmap_copy(const Fwfleet__ReturnCodeMap *m)
-{
-	size_t len;
-	uint8_t *buf;
-	Fwfleet__ReturnCodeMap *copy;
-
-	if (m == NULL)
-		return NULL;
-	len = fwfleet__return_code_map__get_packed_size(m);
-	buf = xmalloc(len);
-	fwfleet__return_code_map__pack(m, buf);
-	copy = fwfleet__return_code_map__unpack(NULL, len, buf);
-	free(buf);
-	if (copy == NULL)
-		fatal("cannot copy a return code map");
-	return copy;
-}
-
 static int install_events(struct install *in)
 {
 	struct timeval tick = { 0, INSTALL_TICK_MS * 1000 };
@@ -520,7 +503,9 @@ int install_start(struct event_base *base, const struct install_spec *spec,
 	in->done_cb = done_cb;
 	in->arg = arg;
 	in->component_id = xstrdup(spec->req->component_id);
-	in->rcmap = rcmap_copy(spec->req->return_codes);
+	if (spec->req->return_codes != NULL)
+		in->rcmap = (Fwfleet__ReturnCodeMap *)proto_copy(
+		    &spec->req->return_codes->base);
 	in->tail = xmalloc(INSTALL_OUTPUT_MAX + 1);
 	in->grace_ms = spec->grace_ms ? spec->grace_ms : INSTALL_GRACE_MS;
 	ps.path = argv.v[0];

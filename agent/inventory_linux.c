@@ -96,18 +96,6 @@ static void inv_set(char **field, char *val)
 	*field = inv_str(val);
 }
 
-static char *inv_vfmt(const char *fmt, va_list ap)
-	__attribute__((format(printf, 1, 0)));
-
-static char *inv_vfmt(const char *fmt, va_list ap)
-{
-	char *s;
-
-	if (vasprintf(&s, fmt, ap) < 0)
-		fatal("out of memory");
-	return s;
-}
-
 static void inv_warn(struct inv_ctx *c, const char *fmt, ...)
 {
 	Fwfleet__Inventory *inv = c->inv;
@@ -115,7 +103,7 @@ static void inv_warn(struct inv_ctx *c, const char *fmt, ...)
 	char *s;
 
 	va_start(ap, fmt);
-	s = inv_vfmt(fmt, ap);
+	s = xvasprintf(fmt, ap);
 	va_end(ap);
 	inv_sanitize(s);
 	inv->warnings = xrealloc(inv->warnings, inv->n_warnings + 1,
@@ -174,7 +162,7 @@ static char *inv_readf(struct inv_ctx *c, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	rel = inv_vfmt(fmt, ap);
+	rel = xvasprintf(fmt, ap);
 	va_end(ap);
 	if (inv_read(c, rel, &buf) == 0)
 		val = inv_str(inv_trim(buf));
@@ -218,7 +206,7 @@ static uint64_t inv_numf(struct inv_ctx *c, int base, uint64_t max,
 	va_list ap;
 
 	va_start(ap, fmt);
-	rel = inv_vfmt(fmt, ap);
+	rel = xvasprintf(fmt, ap);
 	va_end(ap);
 	if (inv_read(c, rel, &buf) != 0)
 		goto out;
@@ -243,7 +231,7 @@ static char *inv_linkf(struct inv_ctx *c, const char *fmt, ...)
 	ssize_t n;
 
 	va_start(ap, fmt);
-	rel = inv_vfmt(fmt, ap);
+	rel = xvasprintf(fmt, ap);
 	va_end(ap);
 	path = inv_path(c, rel);
 	n = readlink(path, target, sizeof(target));
@@ -272,7 +260,7 @@ static int inv_existsf(struct inv_ctx *c, int want_dir, const char *fmt, ...)
 	int ok;
 
 	va_start(ap, fmt);
-	rel = inv_vfmt(fmt, ap);
+	rel = xvasprintf(fmt, ap);
 	va_end(ap);
 	path = inv_path(c, rel);
 	if (want_dir)

@@ -34,11 +34,6 @@ void log_set_level(enum log_level level)
 	log_level_cur = level;
 }
 
-enum log_level log_get_level(void)
-{
-	return log_level_cur;
-}
-
 void log_set_fd(int fd)
 {
 	log_fd = fd;

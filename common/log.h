@@ -13,7 +13,6 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 /* Sets the program name shown in each line and the level. */
 void log_init(const char *progname, enum log_level level);
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
 /* Sends log lines to fd instead of stderr (-1 to discard). */
 void log_set_fd(int fd);
 

@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "frame.h"
+#include "log.h"
 #include "util.h"
 
 static int send_packed(struct evbuffer *out, const ProtobufCMessage *m)
@@ -81,4 +82,22 @@ int proto_recv_engine(struct evbuffer *in, Fwfleet__EngineMsg **msg)
 {
 	return recv_msg(in, &fwfleet__engine_msg__descriptor, engine_has_case,
 	    (ProtobufCMessage **)msg);
+}
+
+ProtobufCMessage *proto_copy(const ProtobufCMessage *m)
+{
+	size_t len;
+	uint8_t *buf;
+	ProtobufCMessage *copy;
+
+	if (m == NULL)
+		return NULL;
+	len = protobuf_c_message_get_packed_size(m);
+	buf = xmalloc(len);
+	protobuf_c_message_pack(m, buf);
+	copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+	free(buf);
+	if (copy == NULL)
+		fatal("cannot copy a %s message", m->descriptor->name);
+	return copy;
 }

@@ -33,4 +33,10 @@ int proto_send_engine(struct evbuffer *out, const Fwfleet__EngineMsg *msg);
 int proto_recv_controller(struct evbuffer *in, Fwfleet__ControllerMsg **msg);
 int proto_recv_engine(struct evbuffer *in, Fwfleet__EngineMsg **msg);
 
+/*
+ * A deep copy of m (NULL for NULL), owned by the caller: free with
+ * protobuf_c_message_free_unpacked(copy, NULL).
+ */
+ProtobufCMessage *proto_copy(const ProtobufCMessage *m);
+
 #endif
