@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "command.h"
 #include "proto.h"
 #include "secret.h"
+#include "state.h"
 #include "util.h"
 
 void cli_nodes_init(struct cli_nodes *c)
@@ -147,10 +149,18 @@ static int load_password(const struct cli_nodes *c, const char *prog,
 	return r;
 }
 
-int cli_nodes_load(struct cli_nodes *c, const char *prog,
-    struct node_list *nodes, char **password)
+int cli_nodes_load(struct cli_nodes *c, const struct global_opts *g,
+    const char *prog, struct node_list *nodes, char **password)
 {
 	*password = NULL;
+	/* -vvv and more also make libssh talk. */
+	c->fleet.ssh.verbose = g->verbose >= 3 ? g->verbose - 2 : 0;
+	if (state_path(g->state_dir, "pki", c->pki_dir,
+	    sizeof(c->pki_dir)) != 0) {
+		fprintf(stderr, "fwfleet %s: state directory path too long\n",
+		    prog);
+		return -1;
+	}
 	if (load_list(c, prog, nodes) != 0 ||
 	    load_password(c, prog, password) != 0)
 		return -1;

@@ -14,8 +14,11 @@
 #include "fleet.h"
 #include "nodes.h"
 
+struct global_opts;
+
 struct cli_nodes {
 	struct fleet_opts fleet;
+	char pki_dir[4096];	/* STATE/pki, set by cli_nodes_load */
 	const char *nodes_file;
 	const char *targets;
 	const char *password_file;
@@ -108,7 +111,7 @@ int cli_nodes_check(const struct cli_nodes *c, const char *prog);
  * FWFLEET_SSH_PASSWORD) into c->fleet.ssh.password (*password owns it:
  * free with secret_free). Prints errors; returns 0 or -1.
  */
-int cli_nodes_load(struct cli_nodes *c, const char *prog,
-    struct node_list *nodes, char **password);
+int cli_nodes_load(struct cli_nodes *c, const struct global_opts *g,
+    const char *prog, struct node_list *nodes, char **password);
 
 #endif

@@ -13,7 +13,6 @@
 #include "node.h"
 #include "report.h"
 #include "secret.h"
-#include "state.h"
 #include "util.h"
 
 static const char deploy_usage[] =
@@ -130,9 +129,8 @@ static int start_journal(const char *state_dir, int argc, char **argv,
 	info.repository = repo;
 	info.nodes = names;
 	info.n_nodes = nodes->n;
-	if ((r = state_mkdirs(state_dir, 0700)) == 0)
-		r = journal_start(state_dir, &info, out);
-	if (r != 0)
+	/* journal_start creates STATE/jobs and what lies above it. */
+	if ((r = journal_start(state_dir, &info, out)) != 0)
 		fprintf(stderr, "fwfleet deploy: cannot start the job journal "
 		    "in %s/jobs\n", state_dir);
 	free(names);
@@ -186,7 +184,7 @@ static int deploy_exec(const struct global_opts *g, int argc, char **argv)
 	struct journal *j = NULL;
 	struct deploy_ctx *d = NULL;
 	struct fleet *f = NULL;
-	char *password = NULL, pki[4096], err[512];
+	char *password = NULL, err[512];
 	int r = EXIT_FW_BAD_PARAM;
 
 	cli_nodes_init(&a.nodes);
@@ -197,17 +195,15 @@ static int deploy_exec(const struct global_opts *g, int argc, char **argv)
 	 * against the signed index before any installer runs. */
 	if (parse_args(argc, argv, &a) != 0 ||
 	    cli_select_open_repo(&a.sel, "deploy", 0, &repo, &sig) != 0 ||
-	    cli_nodes_load(&a.nodes, "deploy", &nodes, &password) != 0)
+	    cli_nodes_load(&a.nodes, g, "deploy", &nodes, &password) != 0)
 		goto out;
 	r = EXIT_FW_FAILURE;
 	if (start_journal(g->state_dir, argc, argv, &nodes, a.sel.repo,
 	    &j) != 0)
 		goto out;
-	a.nodes.fleet.ssh.verbose = g->verbose >= 3 ? g->verbose - 2 : 0;
-	state_path(g->state_dir, "pki", pki, sizeof(pki));
 	d = deploy_ctx_new(repo, &a.sel.plan, j);
 	deploy_ctx_set_reboot(d, a.reboot, a.reboot_delay_s);
-	if (fleet_deploy(&a.nodes.fleet, &nodes, pki, d, &f, err,
+	if (fleet_deploy(&a.nodes.fleet, &nodes, a.nodes.pki_dir, d, &f, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "fwfleet deploy: %s\n", err);
 		journal_job_end(j, EXIT_FW_FAILURE, false);

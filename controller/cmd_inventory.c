@@ -11,7 +11,6 @@
 #include "proto.h"
 #include "render.h"
 #include "secret.h"
-#include "state.h"
 #include "util.h"
 
 static const char inventory_usage[] =
@@ -93,16 +92,14 @@ static int inventory_exec(const struct global_opts *g, int argc, char **argv)
 	struct node_list nodes = { 0 };
 	struct cli_nodes c;
 	struct fleet *f = NULL;
-	char *password = NULL, pki[4096], err[512];
+	char *password = NULL, err[512];
 	int r = EXIT_FW_BAD_PARAM, json;
 
 	cli_nodes_init(&c);
 	if (parse_args(argc, argv, &c, &json) != 0 ||
-	    cli_nodes_load(&c, "inventory", &nodes, &password) != 0)
+	    cli_nodes_load(&c, g, "inventory", &nodes, &password) != 0)
 		goto out;
-	c.fleet.ssh.verbose = g->verbose >= 3 ? g->verbose - 2 : 0;
-	state_path(g->state_dir, "pki", pki, sizeof(pki));
-	if (fleet_inventory(&c.fleet, &nodes, pki, &f, err,
+	if (fleet_inventory(&c.fleet, &nodes, c.pki_dir, &f, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "fwfleet inventory: %s\n", err);
 		r = EXIT_FW_FAILURE;

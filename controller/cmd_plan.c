@@ -18,7 +18,6 @@
 #include "plan.h"
 #include "repo.h"
 #include "secret.h"
-#include "state.h"
 #include "util.h"
 
 static const char plan_usage[] =
@@ -216,7 +215,7 @@ static int plan_exec(const struct global_opts *g, int argc, char **argv)
 	struct repo_sig sig;
 	struct repo *repo = NULL;
 	struct fleet *f = NULL;
-	char *password = NULL, pki[4096], err[512];
+	char *password = NULL, err[512];
 	int r = EXIT_FW_BAD_PARAM;
 
 	memset(&a, 0, sizeof(a));
@@ -224,11 +223,9 @@ static int plan_exec(const struct global_opts *g, int argc, char **argv)
 	cli_select_init(&a.sel);
 	if (parse_args(argc, argv, &a) != 0 ||
 	    cli_select_open_repo(&a.sel, "plan", 1, &repo, &sig) != 0 ||
-	    cli_nodes_load(&a.nodes, "plan", &nodes, &password) != 0)
+	    cli_nodes_load(&a.nodes, g, "plan", &nodes, &password) != 0)
 		goto out;
-	a.nodes.fleet.ssh.verbose = g->verbose >= 3 ? g->verbose - 2 : 0;
-	state_path(g->state_dir, "pki", pki, sizeof(pki));
-	if (fleet_inventory(&a.nodes.fleet, &nodes, pki, &f, err,
+	if (fleet_inventory(&a.nodes.fleet, &nodes, a.nodes.pki_dir, &f, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "fwfleet plan: %s\n", err);
 		r = EXIT_FW_FAILURE;

@@ -83,26 +83,6 @@ static void print_warnings(const struct report *rep)
 	}
 }
 
-/* Writes the report to path, replacing it atomically. */
-static int write_output(const struct report *rep, enum report_format fmt,
-    const char *path)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-	int r;
-
-	if ((f = open_memstream(&buf, &len)) == NULL)
-		return FW_ERR_NOMEM;
-	r = report_write(rep, fmt, f);
-	if (fclose(f) != 0 && r == 0)
-		r = FW_ERR_NOMEM;
-	if (r == 0)
-		r = fw_write_file(path, buf, len, 0600);
-	free(buf);
-	return r;
-}
-
 static int report_exec(const struct global_opts *g, int argc, char **argv)
 {
 	struct report *rep = NULL;
@@ -129,7 +109,7 @@ static int report_exec(const struct global_opts *g, int argc, char **argv)
 		    "%s: %m\n", dir);
 		goto out;
 	}
-	if (o.output != NULL ? write_output(rep, o.fmt, o.output) != 0 :
+	if (o.output != NULL ? report_write_file(rep, o.fmt, o.output) != 0 :
 	    report_write(rep, o.fmt, stdout) != 0 || fflush(stdout) != 0) {
 		fprintf(stderr, "fwfleet report: cannot write %s: %m\n",
 		    o.output != NULL ? o.output : "the report");

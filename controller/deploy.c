@@ -119,6 +119,14 @@ static const char *phase_word(Fwfleet__Phase p)
 	}
 }
 
+/* Where the HTTPS server serves a payload file (caller frees). */
+static char *payload_url(const struct repo_component *c,
+    const struct repo_file *f)
+{
+	return xasprintf("/payload/%s/%s/%s", c->m->id, c->m->version,
+	    f->name);
+}
+
 /* --- status pushes ----------------------------------------------------- */
 
 /* The node whose engine certificate names index tag, or NULL. */
@@ -191,8 +199,7 @@ int deploy_ctx_start(struct deploy_ctx *d, struct event_base *base,
 
 		for (k = 0; k < c->n_files; k++) {
 			char *path = repo_file_path(d->repo, c, &c->files[k]);
-			char *url = xasprintf("/payload/%s/%s/%s", c->m->id,
-			    c->m->version, c->files[k].name);
+			char *url = payload_url(c, &c->files[k]);
 
 			r = https_server_add_file(d->srv, url, path);
 			free(url);
@@ -387,8 +394,7 @@ static void send_stage(struct deploy_ctx *d, struct node *n, size_t i)
 
 		fwfleet__payload_file__init(&pf[k]);
 		pf[k].name = rf->name;
-		pf[k].url_path = xasprintf("/payload/%s/%s/%s", c->m->id,
-		    c->m->version, rf->name);
+		pf[k].url_path = payload_url(c, rf);
 		pf[k].size = rf->size;
 		pf[k].sha256 = (char *)rf->sha256;
 		pf[k].chunk_size = rf->chunk_size;

@@ -92,15 +92,3 @@ const struct engine_image *engine_image_get(const char *target, char *err,
 	}
 	return &image;
 }
-
-const char *engine_image_target(const char *uname_sm)
-{
-	if (strncmp(uname_sm, "Linux ", 6) != 0)
-		return NULL;
-	if (strcmp(uname_sm + 6, "x86_64") == 0 ||
-	    strcmp(uname_sm + 6, "amd64") == 0)
-		return "linux-x86_64";
-	if (strcmp(uname_sm + 6, "aarch64") == 0)
-		return "linux-aarch64";
-	return NULL;
-}

@@ -24,7 +24,4 @@ struct engine_image {
 const struct engine_image *engine_image_get(const char *target, char *err,
     size_t errlen);
 
-/* Maps `uname -sm` output ("Linux x86_64") to a target name, or NULL. */
-const char *engine_image_target(const char *uname_sm);
-
 #endif

@@ -42,7 +42,6 @@ struct fleet {
 	int scheduling;		/* inside fleet_start_more */
 	int interrupted;
 	struct node_result *results;
-	char **addrs;
 };
 
 void fleet_opts_init(struct fleet_opts *o)
@@ -241,15 +240,14 @@ static int make_session(struct fleet *f, const char *pki_dir, char *err,
 	    "URI:" TLS_ROLE_URI_PREFIX TLS_ROLE_CONTROLLER, NULL };
 	unsigned char rnd[8];
 	struct pki_pem pem = { 0 };
-	int r, i;
+	int r;
 
 	if ((r = pki_ca_load(pki_dir, &f->ca_key, &f->ca_cert, err,
 	    errlen)) != 0)
 		return r;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		fatal("no randomness for the session id");
-	for (i = 0; i < 8; i++)
-		snprintf(f->session_id + 2 * i, 3, "%02x", rnd[i]);
+	fw_hex_encode(rnd, sizeof(rnd), f->session_id);
 	fw_snprintf(san_uri, sizeof(san_uri), "URI:%s%s",
 	    TLS_SESSION_URI_PREFIX, f->session_id);
 	fw_snprintf(cn, sizeof(cn), "fwfleet-controller %s", f->session_id);
@@ -306,17 +304,12 @@ static void collect_results(struct fleet *f)
 	size_t i;
 
 	f->results = xcalloc(f->n_nodes, sizeof(*f->results));
-	f->addrs = xcalloc(f->n_nodes, sizeof(char *));
 	for (i = 0; i < f->n_nodes; i++) {
 		struct node *n = &f->nodes[i];
 		struct node_result *r = &f->results[i];
-		char addr[300];
 
-		if (addr_format(&n->spec->addr, addr, sizeof(addr)) != 0)
-			addr[0] = '\0';
-		f->addrs[i] = xstrdup(addr);
 		r->name = n->spec->name;
-		r->address = f->addrs[i];
+		r->address = n->addr;
 		r->ok = !n->failed && n->inv != NULL;
 		r->error = n->failed ? n->error : NULL;
 		r->inv = n->inv;
@@ -412,13 +405,9 @@ void fleet_free(struct fleet *f)
 	if (f == NULL)
 		return;
 	workq_free(f->wq);
-	for (i = 0; i < f->n_nodes; i++) {
+	for (i = 0; i < f->n_nodes; i++)
 		node_free(&f->nodes[i]);
-		if (f->addrs != NULL)
-			free(f->addrs[i]);
-	}
 	free(f->nodes);
-	free(f->addrs);
 	free(f->results);
 	if (f->sigint_ev != NULL)
 		event_free(f->sigint_ev);

@@ -34,21 +34,19 @@ void node_log(const struct node *n, int level, const char *fmt, ...)
 void node_init(struct node *n, struct fleet *f, const struct node_spec *spec,
     int index)
 {
-	char addr[300];
-
 	memset(n, 0, sizeof(*n));
 	n->fleet = f;
 	n->spec = spec;
 	n->index = index;
 	n->state = NODE_IDLE;
 	n->next_id = 1;
-	if (addr_format(&spec->addr, addr, sizeof(addr)) != 0)
-		addr[0] = '\0';
+	if (addr_format(&spec->addr, n->addr, sizeof(n->addr)) != 0)
+		n->addr[0] = '\0';
 	if (strcmp(spec->name, spec->addr.host) == 0)
 		fw_snprintf(n->label, sizeof(n->label), "%s", spec->name);
 	else
 		fw_snprintf(n->label, sizeof(n->label), "%s (%s)", spec->name,
-		    addr);
+		    n->addr);
 }
 
 static void node_set_state(struct node *n, enum node_state s)
@@ -133,8 +131,7 @@ static void send_request(struct node *n, enum talk_phase phase)
 		break;
 	}
 	if (node_control_send(n, &m, 0) != 0) {
-		node_fail(n, "cannot send to the engine");
-		node_cleanup(n);
+		node_abandon(n, "cannot send to the engine");
 	}
 }
 
@@ -157,8 +154,7 @@ static void on_reply(struct node *n)
 	if (r->msg_case == FWFLEET__ENGINE_MSG__MSG_ERROR) {
 		fw_snprintf(msg, sizeof(msg), "the engine refused the "
 		    "request: %s", r->error->message);
-		node_fail(n, msg);
-		node_cleanup(n);
+		node_abandon(n, msg);
 		return;
 	}
 	switch (n->phase) {
@@ -172,8 +168,7 @@ static void on_reply(struct node *n)
 			    "protocol %u for session '%.32s' (want %u, %s)",
 			    r->hello->protocol_version, r->hello->session_id,
 			    FW_PROTOCOL_VERSION, fleet_session_id(n->fleet));
-			node_fail(n, msg);
-			node_cleanup(n);
+			node_abandon(n, msg);
 			return;
 		}
 		node_log(n, LOG_LVL_DEBUG, "engine %s, protocol %u",
@@ -207,27 +202,23 @@ static void on_reply(struct node *n)
 		node_cleanup(n);
 		return;
 	}
-	node_fail(n, "unexpected reply from the engine");
-	node_cleanup(n);
+	node_abandon(n, "unexpected reply from the engine");
 }
 
 static void fsm_step_done(struct node *n, enum node_event ev)
 {
 	if (ev == NEV_STEP_FAILED) {
-		node_fail(n, n->step_err);
-		node_cleanup(n);
+		node_abandon(n, n->step_err);
 		return;
 	}
 	if (n->aborted) {
-		node_fail(n, "cancelled by the operator");
-		node_cleanup(n);
+		node_abandon(n, "cancelled by the operator");
 		return;
 	}
 	if (n->state == NODE_CONNECTING) {
 		node_set_state(n, NODE_PREPARING);
 		if (fleet_issue_engine_cert(n->fleet, n) != 0) {
-			node_fail(n, n->step_err);
-			node_cleanup(n);
+			node_abandon(n, n->step_err);
 			return;
 		}
 		fleet_submit(n->fleet, n, node_step_prepare);
@@ -236,8 +227,7 @@ static void fsm_step_done(struct node *n, enum node_event ev)
 	/* PREPARING done: the engine is up. */
 	node_set_state(n, NODE_TALKING);
 	if (node_control_open(n) != 0 && n->state == NODE_TALKING) {
-		node_fail(n, n->step_err);
-		node_cleanup(n);
+		node_abandon(n, n->step_err);
 	}
 }
 
@@ -268,8 +258,7 @@ void node_fsm(struct node *n, enum node_event ev)
 		} else if (ev == NEV_REPLY) {
 			on_reply(n);
 		} else if (ev == NEV_CHANNEL_FAILED) {
-			node_fail(n, n->step_err);
-			node_cleanup(n);
+			node_abandon(n, n->step_err);
 		} else if (ev == NEV_ABORT) {
 			int hard = n->aborted;
 
@@ -281,8 +270,7 @@ void node_fsm(struct node *n, enum node_event ev)
 			    hard))
 				break;
 			if (!hard) {
-				node_fail(n, "cancelled by the operator");
-				node_cleanup(n);
+				node_abandon(n, "cancelled by the operator");
 			}
 		}
 		break;

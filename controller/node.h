@@ -58,7 +58,8 @@ struct node {
 	struct fleet *fleet;
 	const struct node_spec *spec;
 	int index;
-	char label[300];		/* "name" or "name (address)" */
+	char addr[300];			/* "host:22", "[2001:db8::5]:22" */
+	char label[620];		/* "name" or "name (address)" */
 	enum node_state state;
 	uint64_t started_ms;
 	uint64_t finished_ms;
@@ -68,12 +69,10 @@ struct node {
 	int step_rc;			/* result of the last step */
 	char step_err[512];
 	char workdir[512];
-	char target[32];		/* engine build: "linux-x86_64" */
 	uint16_t engine_port;
 	struct sockaddr_storage peer;	/* where SSH reached the node */
 	socklen_t peer_len;
 	struct sockaddr_storage local;	/* our end of that connection */
-	socklen_t local_len;
 	char *bootstrap;		/* packed Bootstrap (holds a key) */
 	size_t bootstrap_len;
 	int engine_started;

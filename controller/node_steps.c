@@ -46,12 +46,13 @@ void node_step_connect(void *arg)
 {
 	struct node *n = arg;
 	const struct fleet_opts *o = fleet_opts(n->fleet);
+	socklen_t local_len;
 
 	n->step_rc = transport_ssh_connect(n->spec, &o->ssh, &n->tp,
 	    n->step_err, sizeof(n->step_err));
 	if (n->step_rc == 0 &&
 	    (transport_peer_addr(n->tp, &n->peer, &n->peer_len) != 0 ||
-	    transport_local_addr(n->tp, &n->local, &n->local_len) != 0)) {
+	    transport_local_addr(n->tp, &n->local, &local_len) != 0)) {
 		fw_snprintf(n->step_err, sizeof(n->step_err), "cannot tell "
 		    "the node's address from the SSH connection");
 		n->step_rc = FW_ERR_INTERNAL;

@@ -1264,17 +1264,14 @@ int report_write(const struct report *r, enum report_format fmt, FILE *f)
 }
 
 /* Renders r in fmt to job_dir/name, atomically. */
-static int write_one(const struct report *r, enum report_format fmt,
-    const char *job_dir, const char *name)
+int report_write_file(const struct report *r, enum report_format fmt,
+    const char *path)
 {
-	char path[4096], *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
 	int r2;
 
-	if ((r2 = fw_snprintf(path, sizeof(path), "%s/%s", job_dir,
-	    name)) != 0)
-		return r2;
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return FW_ERR_NOMEM;
 	r2 = report_write(r, fmt, f);
@@ -1284,6 +1281,18 @@ static int write_one(const struct report *r, enum report_format fmt,
 		r2 = fw_write_file(path, buf, len, 0600);
 	free(buf);
 	return r2;
+}
+
+static int write_one(const struct report *r, enum report_format fmt,
+    const char *job_dir, const char *name)
+{
+	char path[4096];
+	int r2;
+
+	if ((r2 = fw_snprintf(path, sizeof(path), "%s/%s", job_dir,
+	    name)) != 0)
+		return r2;
+	return report_write_file(r, fmt, path);
 }
 
 int report_save(const struct report *r, const char *job_dir)

@@ -64,6 +64,10 @@ const char *report_exit_meaning(int code);
  */
 int report_write(const struct report *r, enum report_format fmt, FILE *f);
 
+/* report_write into path, replaced atomically (0600). 0 or FW_ERR_*. */
+int report_write_file(const struct report *r, enum report_format fmt,
+    const char *path);
+
 /* Parses "json", "html" or "csv"; 0 or FW_ERR_INVALID. */
 int report_format_parse(const char *s, enum report_format *out);
 

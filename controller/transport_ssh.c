@@ -32,6 +32,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "secret.h"
 #include "util.h"
 
 #define SSH_DEFAULT_TIMEOUT_S	10
@@ -487,10 +488,7 @@ void transport_close(struct transport *t)
 		ssh_disconnect(t->session);
 		ssh_free(t->session);
 	}
-	if (t->password != NULL) {
-		explicit_bzero(t->password, strlen(t->password));
-		free(t->password);
-	}
+	secret_free(t->password);
 	free(t->user);
 	free(t->host);
 	free(t);
@@ -777,8 +775,7 @@ static int sudo_check_password(struct transport *t, int timeout_ms,
 		r = FW_ERR_AUTH;
 	}
 	exec_io_free(&io);
-	explicit_bzero(pwline, strlen(pwline));
-	free(pwline);
+	secret_free(pwline);
 	free(line);
 	return r;
 }
@@ -867,10 +864,7 @@ int transport_execv(struct transport *t, const char *cmd,
 	r = 0;
 out:
 	exec_io_free(&io);
-	if (pwline != NULL) {
-		explicit_bzero(pwline, strlen(pwline));
-		free(pwline);
-	}
+	secret_free(pwline);
 	free(cmdline);
 	return r;
 }

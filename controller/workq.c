@@ -32,7 +32,6 @@ struct workq {
 	int idle;		/* threads waiting for work */
 	int queued;		/* jobs not yet taken by a thread */
 	int stopping;
-	int pending;
 };
 
 static void jobq_push(struct jobq *q, struct job *j)
@@ -94,7 +93,6 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	wq->finished.head = wq->finished.tail = NULL;
 	pthread_mutex_unlock(&wq->lock);
 	while ((j = jobq_pop(&batch)) != NULL) {
-		wq->pending--;
 		j->done(j->arg);
 		free(j);
 	}
@@ -121,7 +119,6 @@ void workq_submit(struct workq *wq, workq_fn work, workq_fn done, void *arg)
 	j->work = work;
 	j->done = done;
 	j->arg = arg;
-	wq->pending++;
 	pthread_mutex_lock(&wq->lock);
 	jobq_push(&wq->todo, j);
 	wq->queued++;
@@ -135,11 +132,6 @@ void workq_submit(struct workq *wq, workq_fn work, workq_fn done, void *arg)
 	}
 	pthread_cond_signal(&wq->cond);
 	pthread_mutex_unlock(&wq->lock);
-}
-
-int workq_pending(const struct workq *wq)
-{
-	return wq->pending;
 }
 
 void workq_free(struct workq *wq)

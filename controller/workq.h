@@ -20,9 +20,6 @@ struct workq *workq_new(struct event_base *base, int nthreads);
  */
 void workq_submit(struct workq *wq, workq_fn work, workq_fn done, void *arg);
 
-/* Number of jobs submitted whose done() has not run yet. */
-int workq_pending(const struct workq *wq);
-
 /* Waits for running jobs, stops the threads and frees wq. Jobs still
  * queued are dropped (their done() is not called). NULL is a no-op. */
 void workq_free(struct workq *wq);
