@@ -60,30 +60,12 @@ struct install {
 /* --- output ---------------------------------------------------------- */
 
 
-/* Makes s valid UTF-8 without control characters ('?' instead). */
-static void text_clean(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-	size_t n = strlen(s), k;
-
-	while (n > 0) {
-		k = fw_utf8_seq_len(p);
-		if (k == 0 || (k == 1 && ((*p < ' ' && *p != '\t') ||
-		    *p == 0x7f))) {
-			*p = '?';
-			k = 1;
-		}
-		p += k;
-		n -= k;
-	}
-}
-
 static void line_emit(struct install *in)
 {
 	in->line[in->line_len] = '\0';
 	if (in->line_len > 0 && in->line[in->line_len - 1] == '\r')
 		in->line[--in->line_len] = '\0';
-	text_clean(in->line);
+	fw_text_clean(in->line, FW_TEXT_KEEP_TAB | FW_TEXT_KEEP_C1);
 	log_info("%s installer: %s", in->component_id, in->line);
 	if (in->line_cb != NULL)
 		in->line_cb(in->arg, in->line);
@@ -171,7 +153,7 @@ static char **tail_lines(struct install *in, size_t *n)
 		if (lines[*n] == NULL)
 			fatal("out of memory");
 		fw_rtrim(lines[*n]);
-		text_clean(lines[*n]);
+		fw_text_clean(lines[*n], FW_TEXT_KEEP_TAB | FW_TEXT_KEEP_C1);
 		(*n)++;
 		if (nl == NULL)
 			break;

@@ -49,25 +49,6 @@ static int inv_existsf(struct inv_ctx *c, int want_dir, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 
-/*
- * Firmware strings are not always text; protobuf strings and the
- * controller's JSON must be UTF-8, so replace what is not with '?'.
- */
-static void inv_sanitize(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-	size_t n;
-
-	while (*p != '\0') {
-		n = fw_utf8_seq_len(p);
-		if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
-			*p++ = '?';
-			continue;
-		}
-		p += n;
-	}
-}
-
 /* Trims both ends in place and returns the start. */
 static char *inv_trim(char *s)
 {
@@ -82,7 +63,7 @@ static char *inv_str(const char *s)
 {
 	char *p = xstrdup(s);
 
-	inv_sanitize(p);
+	fw_text_clean(p, FW_TEXT_KEEP_C1);
 	return p;
 }
 
@@ -105,7 +86,7 @@ static void inv_warn(struct inv_ctx *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	s = xvasprintf(fmt, ap);
 	va_end(ap);
-	inv_sanitize(s);
+	fw_text_clean(s, FW_TEXT_KEEP_C1);
 	inv->warnings = xrealloc(inv->warnings, inv->n_warnings + 1,
 	    sizeof(*inv->warnings));
 	inv->warnings[inv->n_warnings++] = s;
@@ -212,7 +193,7 @@ static uint64_t inv_numf(struct inv_ctx *c, int base, uint64_t max,
 		goto out;
 	val = inv_trim(buf);
 	if (inv_parse_num(val, base, max, &v) != 0) {
-		inv_sanitize(val);
+		fw_text_clean(val, FW_TEXT_KEEP_C1);
 		inv_warn(c, "bad value in %s: \"%.*s\"", rel, INV_SHOW_MAX,
 		    val);
 		v = 0;

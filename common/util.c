@@ -281,3 +281,36 @@ size_t fw_utf8_seq_len(const unsigned char *s)
 	}
 	return n;
 }
+
+/* A control character kept by keep? (a single byte) */
+static int text_byte_kept(unsigned char c, unsigned keep)
+{
+	if (c >= 0x20 && c != 0x7f)
+		return 1;
+	if (keep & FW_TEXT_KEEP_C0)
+		return 1;
+	if (c == '\t')
+		return (keep & FW_TEXT_KEEP_TAB) != 0;
+	if (c == '\n' || c == '\r')
+		return (keep & FW_TEXT_KEEP_BREAKS) != 0;
+	return 0;
+}
+
+void fw_text_clean(char *str, unsigned keep)
+{
+	unsigned char *s = (unsigned char *)str;
+	size_t i = 0, n;
+
+	while (s[i] != '\0') {
+		n = fw_utf8_seq_len(s + i);
+		if (n == 0 || (n == 1 && !text_byte_kept(s[i], keep))) {
+			s[i++] = '?';
+			continue;
+		}
+		/* C1 controls: U+0080..U+009F, two bytes in UTF-8. */
+		if (n == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0 &&
+		    !(keep & FW_TEXT_KEEP_C1))
+			s[i] = s[i + 1] = '?';
+		i += n;
+	}
+}

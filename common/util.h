@@ -60,6 +60,19 @@ char *fw_sh_quote(const char *s);
  */
 size_t fw_utf8_seq_len(const unsigned char *s);
 
+/* What fw_text_clean keeps (it replaces the rest). */
+#define FW_TEXT_KEEP_TAB	0x1	/* '\t' */
+#define FW_TEXT_KEEP_BREAKS	0x2	/* '\n', '\r' */
+#define FW_TEXT_KEEP_C0		0x4	/* every C0 control and DEL */
+#define FW_TEXT_KEEP_C1		0x8	/* U+0080..U+009F */
+
+/*
+ * Makes str valid UTF-8 for logs and terminals, in place: every byte that
+ * does not start a valid sequence, and every control character not kept,
+ * becomes '?' (a two-byte C1 control becomes "??").
+ */
+void fw_text_clean(char *str, unsigned keep);
+
 /* Trims trailing whitespace and newlines in place. */
 void fw_rtrim(char *s);
 

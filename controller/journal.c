@@ -143,33 +143,10 @@ int journal_node_status_parse(const char *s, enum journal_node_status *out)
 /* --- text ---------------------------------------------------------------- */
 
 
-static bool is_control(const unsigned char *s, size_t n, bool keep_breaks)
-{
-	if (n == 1 && (s[0] == '\t' ||
-	    (keep_breaks && (s[0] == '\n' || s[0] == '\r'))))
-		return false;
-	if (n == 1)
-		return s[0] < 0x20 || s[0] == 0x7f;
-	return n == 2 && s[0] == 0xc2 && s[1] < 0xa0;
-}
-
 void journal_clean_text(char *str, bool keep_breaks)
 {
-	unsigned char *s = (unsigned char *)str;
-	size_t i = 0, n, k;
-
-	while (s[i] != '\0') {
-		n = fw_utf8_seq_len(s + i);
-		if (n == 0)
-			n = 1;
-		if (n == 1 && s[i] >= 0x80) {
-			s[i] = '?';
-		} else if (is_control(s + i, n, keep_breaks)) {
-			for (k = 0; k < n; k++)
-				s[i + k] = '?';
-		}
-		i += n;
-	}
+	fw_text_clean(str, FW_TEXT_KEEP_TAB |
+	    (keep_breaks ? FW_TEXT_KEEP_BREAKS : 0));
 }
 
 /*

@@ -24,34 +24,6 @@
 static const size_t col_min[3] = { 4, 14, 29 };
 
 
-/* C0 controls, DEL and C1 controls (U+0080..U+009F) of a valid sequence. */
-static int is_control(const unsigned char *s, size_t n)
-{
-	if (n == 1)
-		return s[0] < 0x20 || s[0] == 0x7f;
-	return n == 2 && s[0] == 0xc2 && s[1] < 0xa0;
-}
-
-/*
- * Replaces, in place, each byte that does not start a valid UTF-8 sequence
- * with '?'; with text set also control characters, so that what a node
- * reports cannot move the operator's cursor or change the terminal.
- */
-static void utf8_clean(char *str, int text)
-{
-	unsigned char *s = (unsigned char *)str;
-	size_t i = 0, n;
-
-	while (s[i] != '\0') {
-		n = fw_utf8_seq_len(s + i);
-		if (n == 0 || (text && is_control(s + i, n))) {
-			s[i] = '?';
-			n = 1;
-		}
-		i += n;
-	}
-}
-
 /* Columns a cleaned string takes: its code points (wide glyphs aside). */
 static size_t text_width(const char *s)
 {
@@ -74,7 +46,7 @@ static char *textf(const char *fmt, ...)
 	va_start(ap, fmt);
 	s = xvasprintf(fmt, ap);
 	va_end(ap);
-	utf8_clean(s, 1);
+	fw_text_clean(s, 0);
 	return s;
 }
 
@@ -119,7 +91,7 @@ static char *one_line(const char *s)
 		}
 	}
 	out[o] = '\0';
-	utf8_clean(out, 1);
+	fw_text_clean(out, 0);
 	return out;
 }
 
@@ -373,7 +345,8 @@ static json_t *str_json(const char *s)
 	char *copy = xstrdup(s ? s : "");
 	json_t *j;
 
-	utf8_clean(copy, 0);
+	fw_text_clean(copy, FW_TEXT_KEEP_TAB | FW_TEXT_KEEP_BREAKS |
+	    FW_TEXT_KEEP_C0 | FW_TEXT_KEEP_C1);
 	j = json_string(copy);
 	free(copy);
 	return j;
