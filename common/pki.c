@@ -506,37 +506,6 @@ out:
 	return r;
 }
 
-/* Creates dir and its missing parents with mode 0700, like mkdir -p. */
-static int pki_mkdir_p(const char *dir)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	char *p, c;
-
-	if (fw_snprintf(path, sizeof(path), "%s", dir) != 0) {
-		errno = ENAMETOOLONG;
-		return FW_ERR_SYSTEM;
-	}
-	for (p = path + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		c = *p;
-		*p = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			return FW_ERR_SYSTEM;
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	if (stat(dir, &st) != 0)
-		return FW_ERR_SYSTEM;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return FW_ERR_SYSTEM;
-	}
-	return 0;
-}
-
 static int pki_ca_paths(const char *dir, char *key, char *crt, size_t len,
     char *err, size_t errlen)
 {
@@ -609,7 +578,7 @@ int pki_ca_init(const char *dir, int force, char *err, size_t errlen)
 		r = FW_ERR_EXISTS;
 		goto out;
 	}
-	if ((r = pki_mkdir_p(dir)) != 0) {
+	if ((r = fw_mkdirs(dir, 0700)) != 0) {
 		fw_snprintf(err, errlen, "cannot create %s: %s", dir,
 		    strerror(errno));
 		goto out;

@@ -314,3 +314,33 @@ void fw_text_clean(char *str, unsigned keep)
 		i += n;
 	}
 }
+
+int fw_mkdirs(const char *dir, int mode)
+{
+	char path[4096];
+	struct stat st;
+	char *p, c;
+
+	if (fw_snprintf(path, sizeof(path), "%s", dir) != 0) {
+		errno = ENAMETOOLONG;
+		return FW_ERR_SYSTEM;
+	}
+	for (p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(path, (mode_t)mode) != 0 && errno != EEXIST)
+			return FW_ERR_SYSTEM;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(dir, &st) != 0)
+		return FW_ERR_SYSTEM;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return FW_ERR_SYSTEM;
+	}
+	return 0;
+}

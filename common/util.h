@@ -40,6 +40,10 @@ int fw_write_file(const char *path, const void *data, size_t len, int mode);
  * Returns 0 or FW_ERR_SYSTEM (errno set). */
 int fw_write_all(int fd, const void *data, size_t len);
 
+/* mkdir -p: creates dir and its missing parents with mode; 0 if dir is
+ * then a directory, else FW_ERR_SYSTEM (errno set). */
+int fw_mkdirs(const char *dir, int mode);
+
 /* Parses a decimal integer in [min, max]; the whole string must match. */
 int fw_parse_long(const char *s, long min, long max, long *out);
 

@@ -16,7 +16,7 @@ void cli_nodes_init(struct cli_nodes *c)
 	fleet_opts_init(&c->fleet);
 }
 
-static int bad(const char *prog, const char *what, const char *value)
+int cli_bad(const char *prog, const char *what, const char *value)
 {
 	fprintf(stderr, "fwfleet %s: bad %s '%s'; see --help\n", prog, what,
 	    value);
@@ -63,7 +63,7 @@ static int number_opt(struct cli_nodes *c, const char *prog, int ch,
 	if (i == sizeof(numbers) / sizeof(numbers[0]))
 		return 1;
 	if (fw_parse_long(arg, numbers[i].min, numbers[i].max, &v) != 0)
-		return bad(prog, numbers[i].name, arg);
+		return cli_bad(prog, numbers[i].name, arg);
 	switch (ch) {
 	case 'P': f->parallel = (int)v; break;
 	case CLI_OPT_CONNECT_TIMEOUT: f->ssh.connect_timeout_s = (int)v; break;
@@ -92,7 +92,8 @@ int cli_nodes_opt(struct cli_nodes *c, const char *prog, int ch,
 	case CLI_OPT_COMPRESS: f->compress_engine = 1; return 0;
 	case CLI_OPT_REMOTE_DIR:
 		f->remote_dir = arg;
-		return remote_dir_ok(arg) ? 0 : bad(prog, "--remote-dir", arg);
+		return remote_dir_ok(arg) ? 0 :
+		    cli_bad(prog, "--remote-dir", arg);
 	}
 	return number_opt(c, prog, ch, arg);
 }

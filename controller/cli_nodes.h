@@ -103,6 +103,9 @@ void cli_nodes_init(struct cli_nodes *c);
 int cli_nodes_opt(struct cli_nodes *c, const char *prog, int ch,
     const char *arg);
 
+/* Prints "fwfleet PROG: bad WHAT 'VALUE'; see --help"; returns -1. */
+int cli_bad(const char *prog, const char *what, const char *value);
+
 /* After parsing: -n or -t must be given. Prints the error; 0 or -1. */
 int cli_nodes_check(const struct cli_nodes *c, const char *prog);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_nodes.h"
 #include "manifest.h"
 #include "util.h"
 
@@ -11,13 +12,6 @@ void cli_select_init(struct cli_select *s)
 {
 	memset(s, 0, sizeof(*s));
 	plan_opts_init(&s->plan);
-}
-
-static int bad(const char *prog, const char *what, const char *value)
-{
-	fprintf(stderr, "fwfleet %s: bad %s '%s'; see --help\n", prog, what,
-	    value);
-	return -1;
 }
 
 int cli_select_opt(struct cli_select *s, const char *prog, int ch,
@@ -33,13 +27,13 @@ int cli_select_opt(struct cli_select *s, const char *prog, int ch,
 	case CLI_SEL_REWRITE: s->plan.rewrite = 1; return 0;
 	case CLI_SEL_KIND:
 		if (manifest_kind_parse(arg, &k) != 0)
-			return bad(prog, "--kind (firmware, driver or software)",
+			return cli_bad(prog, "--kind (firmware, driver or software)",
 			    arg);
 		s->plan.kind = (int)k;
 		return 0;
 	case 'c':
 		if (!manifest_id_valid(arg))
-			return bad(prog, "--component", arg);
+			return cli_bad(prog, "--component", arg);
 		s->components = xrealloc(s->components,
 		    s->plan.n_components + 1, sizeof(*s->components));
 		s->components[s->plan.n_components++] = arg;
@@ -56,16 +50,6 @@ int cli_select_check(const struct cli_select *s, const char *prog)
 	fprintf(stderr, "fwfleet %s: --repo DIR is required; see --help\n",
 	    prog);
 	return -1;
-}
-
-static int has_id(const struct repo *r, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < repo_count(r); i++)
-		if (strcmp(repo_get(r, i)->m->id, id) == 0)
-			return 1;
-	return 0;
 }
 
 int cli_select_open_repo(const struct cli_select *s, const char *prog,
@@ -92,7 +76,7 @@ int cli_select_open_repo(const struct cli_select *s, const char *prog,
 		    "the key with --pubkey FILE.\n", prog, REPO_PUB,
 		    sig->key_id);
 	for (i = 0; i < s->plan.n_components; i++) {
-		if (!has_id(*out, s->plan.components[i])) {
+		if (repo_find(*out, s->plan.components[i], NULL) == NULL) {
 			fprintf(stderr, "fwfleet %s: --component %s: not in "
 			    "the repository\n", prog, s->plan.components[i]);
 			repo_free(*out);

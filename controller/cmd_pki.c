@@ -5,6 +5,7 @@
 #include "err.h"
 #include "pki.h"
 #include "state.h"
+#include "util.h"
 
 static int pki_init_exec(const struct global_opts *g, int argc, char **argv)
 {
@@ -21,7 +22,7 @@ static int pki_init_exec(const struct global_opts *g, int argc, char **argv)
 		force = 1;
 	}
 	if (state_path(g->state_dir, "pki", dir, sizeof(dir)) != 0 ||
-	    state_mkdirs(g->state_dir, 0700) != 0) {
+	    fw_mkdirs(g->state_dir, 0700) != 0) {
 		fprintf(stderr, "fwfleet: cannot create the state directory "
 		    "%s\n", g->state_dir);
 		return EXIT_FW_FAILURE;

@@ -355,7 +355,7 @@ static int verify_exec(const struct global_opts *g, int argc, char **argv)
 	const char *dir;
 	char err[1024], size[32];
 	uint64_t bytes = 0;
-	size_t i, k, files = 0;
+	size_t i, files = 0;
 
 	if (parse("repo verify", argc, argv, opts, verify_take, &va, 1,
 	    &dir) != 0)
@@ -372,8 +372,8 @@ static int verify_exec(const struct global_opts *g, int argc, char **argv)
 	trust_warning("repo verify", dir, &sig);
 	for (i = 0; i < repo_count(r); i++) {
 		c = repo_get(r, i);
-		for (k = 0; k < c->n_files; k++, files++)
-			bytes += c->files[k].size;
+		files += c->n_files;
+		bytes += component_bytes(c);
 	}
 	fmt_size(bytes, size, sizeof(size));
 	printf("%s: ok: %zu components, %zu files, %s; %s\n", dir,

@@ -570,7 +570,7 @@ int journal_start(const char *state_dir, const struct journal_start_info *info,
 	j = xcalloc(1, sizeof(*j));
 	j->fd = -1;
 	if ((r = state_path(state_dir, "jobs", jobs, sizeof(jobs))) != 0 ||
-	    (r = state_mkdirs(jobs, 0700)) != 0 ||
+	    (r = fw_mkdirs(jobs, 0700)) != 0 ||
 	    (r = job_mkdir(j, jobs)) != 0 ||
 	    (r = journal_open_file(j)) != 0)
 		goto out;

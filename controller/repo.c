@@ -18,7 +18,6 @@
 
 #include "err.h"
 #include "log.h"
-#include "state.h"
 #include "util.h"
 #include "version.h"
 
@@ -364,8 +363,8 @@ const struct repo_component *repo_find(const struct repo *r, const char *id,
 	size_t i;
 
 	for (i = 0; i < r->n; i++) {
-		if (strcmp(r->comps[i].m->id, id) == 0 &&
-		    strcmp(r->comps[i].m->version, version) == 0)
+		if (strcmp(r->comps[i].m->id, id) == 0 && (version == NULL ||
+		    strcmp(r->comps[i].m->version, version) == 0))
 			return &r->comps[i];
 	}
 	return NULL;
@@ -415,7 +414,7 @@ int repo_init(const char *dir, char *err, size_t errlen)
 		r = FW_ERR_EXISTS;
 		goto out;
 	}
-	if (state_mkdirs(dir, 0755) != 0 || state_mkdirs(comps, 0755) != 0 ||
+	if (fw_mkdirs(dir, 0755) != 0 || fw_mkdirs(comps, 0755) != 0 ||
 	    fw_write_file(index, empty_index, strlen(empty_index),
 	    0644) != 0) {
 		snprintf(err, errlen, "cannot create %s: %s", dir,
@@ -667,7 +666,7 @@ int repo_add(const char *dir, const char *srcdir, int replace, char **added,
 		r = FW_ERR_EXISTS;
 		goto out;
 	}
-	if (state_mkdirs(iddir, 0755) != 0 || mkdir(tmp, 0755) != 0) {
+	if (fw_mkdirs(iddir, 0755) != 0 || mkdir(tmp, 0755) != 0) {
 		snprintf(err, errlen, "cannot create %s: %s", tmp,
 		    strerror(errno));
 		r = FW_ERR_SYSTEM;

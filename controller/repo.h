@@ -165,7 +165,7 @@ const char *repo_dir(const struct repo *r);
 size_t repo_count(const struct repo *r);
 const struct repo_component *repo_get(const struct repo *r, size_t i);
 
-/* The component id at version, or NULL. */
+/* The component id at version (NULL: its oldest version), or NULL. */
 const struct repo_component *repo_find(const struct repo *r, const char *id,
     const char *version);
 

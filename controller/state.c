@@ -28,22 +28,3 @@ int state_path(const char *state_dir, const char *rel, char *buf, size_t len)
 	return fw_snprintf(buf, len, "%s/%s", state_dir, rel);
 }
 
-int state_mkdirs(const char *path, int mode)
-{
-	char tmp[4096];
-	char *p;
-
-	if (fw_snprintf(tmp, sizeof(tmp), "%s", path) != 0)
-		return FW_ERR_INVALID;
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-			return FW_ERR_SYSTEM;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-		return FW_ERR_SYSTEM;
-	return 0;
-}

@@ -14,7 +14,4 @@ int state_dir_resolve(const char *opt, char *buf, size_t len);
 /* Joins the state directory and a relative path into buf. */
 int state_path(const char *state_dir, const char *rel, char *buf, size_t len);
 
-/* mkdir -p with mode for every missing component. */
-int state_mkdirs(const char *path, int mode);
-
 #endif
