@@ -11,25 +11,11 @@ N=${1:-8}
 SIZE=${2:-256}
 RUNS=${3:-3}
 here=$(cd "$(dirname "$0")/.." && pwd)
-FWFLEET=${FWFLEET:-$here/build/fwfleet}
-[ "$(id -u)" -eq 0 ] || { echo "bench-deploy.sh: run as root" >&2; exit 1; }
-[ -x "$FWFLEET" ] || { echo "bench-deploy.sh: build first ($FWFLEET)" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/fwf-bench-deploy.XXXXXX)
-tb=$work/fleet
+. "$here/scripts/bench-lib.sh"
+bench_require bench-deploy.sh
 sampler=
-cleanup() {
-	[ -n "$sampler" ] && kill "$sampler" 2>/dev/null
-	"$here/scripts/testbed.sh" down "$tb" >/dev/null 2>&1 || true
-	rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-
-"$here/scripts/testbed.sh" up "$N" "$tb" --prefix "bd$((RANDOM % 900 + 100))" >/dev/null
-. "$tb/nodes.env"
-export FWFLEET_STATE_DIR=$work/state HOME=$work
-unset SSH_AUTH_SOCK
-"$FWFLEET" pki init >/dev/null
+BENCH_ON_EXIT='[ -n "$sampler" ] && kill "$sampler" 2>/dev/null'
+bench_fleet_up bench-deploy "$N" bd
 
 # The component: a SIZE_MIB payload and an installer that checks it.
 src=$work/component
@@ -86,7 +72,6 @@ for ((r = 1; r <= RUNS; r++)); do
 	printf '  run %d: %.2f s, controller peak RSS %d KiB\n' "$r" "$t" "${rss[-1]}"
 done
 kill "$sampler" 2>/dev/null; sampler=
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 m=$(median "${times[@]}")
 printf 'median wall time: %.2f s (%d x %d MiB = %d MiB; %.0f MiB/s over all nodes)\n' \
 	"$m" "$N" "$SIZE" $((N * SIZE)) "$(echo "$N * $SIZE / $m" | bc -l)"

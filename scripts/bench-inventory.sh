@@ -13,23 +13,9 @@ set -euo pipefail
 N=${1:-50}
 RUNS=${2:-5}
 here=$(cd "$(dirname "$0")/.." && pwd)
-FWFLEET=${FWFLEET:-$here/build/fwfleet}
-[ "$(id -u)" -eq 0 ] || { echo "bench-inventory.sh: run as root" >&2; exit 1; }
-[ -x "$FWFLEET" ] || { echo "bench-inventory.sh: build first ($FWFLEET)" >&2; exit 1; }
-command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (package time)" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/fwf-bench.XXXXXX)
-tb=$work/fleet
-cleanup() { "$here/scripts/testbed.sh" down "$tb" >/dev/null 2>&1 || true; rm -rf "$work"; }
-trap cleanup EXIT INT TERM
-
-# shellcheck disable=SC2086
-"$here/scripts/testbed.sh" up "$N" "$tb" --prefix "bi$((RANDOM % 900 + 100))" \
-	${TESTBED_OPTS:-} >/dev/null
-. "$tb/nodes.env"
-export FWFLEET_STATE_DIR=$work/state HOME=$work
-unset SSH_AUTH_SOCK
-"$FWFLEET" pki init >/dev/null
+. "$here/scripts/bench-lib.sh"
+bench_require bench-inventory.sh
+bench_fleet_up bench-inventory "$N" bi
 
 echo "fwfleet inventory over $N namespace nodes, $RUNS runs (--parallel ${PARALLEL:-$N})"
 times=()
@@ -71,7 +57,6 @@ for ((r = 1; r <= RUNS; r++)); do
 	printf '  reference run %d (OpenSSH, `true` on every node): %.3f s\n' "$r" "${ref[-1]}"
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 printf 'median wall time: %.3f s (min %.3f, max %.3f)\n' "$(median "${times[@]}")" \
 	"$(printf '%s\n' "${times[@]}" | sort -g | head -1)" "$(printf '%s\n' "${times[@]}" | sort -g | tail -1)"
 printf 'median controller peak RSS: %d KiB\n' "$(median "${rss[@]}")"

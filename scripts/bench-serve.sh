@@ -187,8 +187,7 @@ batch() {	# URL N SERVER_PID
 	cpu=$(echo "($c1 - $c0) / $hz / ($n * $size / 1073741824)" | bc -l)
 }
 
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-	END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$here/scripts/bench-lib.sh"
 
 echo "$SIZE_MB MiB file, $REPS runs each, medians; MB/s = 10^6 B/s over" \
 	"loopback; $(nproc) CPUs; nginx worker_processes $NGINX_WORKERS," \

@@ -248,3 +248,77 @@ user_pids() {
 		[ "${st%% *}" = Z ] || echo "$pid"
 	done
 }
+
+# --- fwfleet sessions on the fleet --------------------------------------
+
+# fw ARGS...: the controller, run in the controller namespace.
+fw() {
+	tb_exec "$FWFLEET" "$@"
+}
+
+# tb_session: after tb_up, a scratch directory (SCRATCH), a state directory
+# and an empty HOME for fwfleet (no default keys, no ssh-agent, no
+# ~/.ssh/config), the controller's CA, a stamp for "newer than this test"
+# (STAMP), and a snapshot of every node to compare with check_clean.
+tb_session() {
+	local i
+	tb_tmpdir SCRATCH
+	export FWFLEET_STATE_DIR=$SCRATCH/state
+	unset SSH_AUTH_SOCK SSH_AGENT_PID FWFLEET_SSH_PASSWORD
+	export HOME=$SCRATCH/home
+	mkdir -p "$HOME"
+	STAMP=$SCRATCH/stamp
+	touch "$STAMP"
+	"$FWFLEET" pki init >/dev/null || fail "pki init"
+	for ((i = 1; i <= TB_N; i++)); do
+		snapshot_node "$i" "$SCRATCH/before.$i"
+	done
+}
+
+# Work directories in /tmp newer than the start of this test.
+new_workdirs() {
+	find /tmp -maxdepth 1 -name 'fwfleet-*' -newer "$STAMP" \
+		! -name 'fwfleet-chroot-*' 2>/dev/null || true
+}
+
+# Live engines started from a work directory in /tmp. Zombies are exited
+# processes that this VM's PID 1 has not reaped yet.
+live_engines() {
+	ps -C fwfleet-engine -o stat=,pid=,args= |
+		awk '$1 !~ /^Z/ && $3 ~ /^\/tmp\/fwfleet-/' || true
+}
+
+# check_clean WHAT [--wait]: nothing of a session may remain: work
+# directories, engines, the test users' processes (with --test-user), and
+# each node's sockets and processes, compared with tb_session's snapshot.
+# --wait allows what is still settling a moment (5 s for work directories
+# and engines, 3 s for processes and nodes): for tests that may run beside
+# other fleets on the same host.
+check_clean() {
+	local what=$1 tries=1 i u k
+	[ "${2:-}" = --wait ] && tries=50
+	for ((k = 0; k < tries; k++)); do
+		[ -z "$(new_workdirs)" ] && [ -z "$(live_engines)" ] && break
+		sleep 0.1
+	done
+	[ -z "$(new_workdirs)" ] || fail "work directories left behind ($what): $(new_workdirs)"
+	[ -z "$(live_engines)" ] || fail "an engine process is still running ($what): $(live_engines)"
+	[ "$tries" = 1 ] || tries=30
+	for u in ${TB_USER:-} ${TB_PUSER:-}; do
+		for ((k = 0; k < tries; k++)); do
+			[ -z "$(user_pids "$u")" ] && break
+			sleep 0.1
+		done
+		[ -z "$(user_pids "$u")" ] ||
+			fail "processes of $u left ($what): $(ps -o pid=,args= -p "$(user_pids "$u" | paste -sd,)")"
+	done
+	for ((i = 1; i <= TB_N; i++)); do
+		for ((k = 0; k < tries; k++)); do
+			snapshot_node "$i" "$SCRATCH/after.$i"
+			cmp -s "$SCRATCH/before.$i" "$SCRATCH/after.$i" && break
+			sleep 0.1
+		done
+		diff -u "$SCRATCH/before.$i" "$SCRATCH/after.$i" ||
+			fail "node $i differs after the run ($what)"
+	done
+}

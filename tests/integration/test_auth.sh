@@ -13,13 +13,7 @@ require_root
 
 : "${FWFLEET:?set FWFLEET to the fwfleet binary}"
 tb_up 2 --test-user
-tb_tmpdir SCRATCH
-export FWFLEET_STATE_DIR=$SCRATCH/state
-unset SSH_AUTH_SOCK SSH_AGENT_PID FWFLEET_SSH_PASSWORD
-export HOME=$SCRATCH/home	# no default keys, no ~/.ssh/config
-mkdir -p "$HOME"
-STAMP=$SCRATCH/stamp
-touch "$STAMP"
+tb_session
 
 [ -n "$TB_USER" ] && [ -n "$TB_PUSER" ] || fail "tb_up --test-user set no TB_USER/TB_PUSER"
 for f in "$TB_USER_PASSWORD_FILE" "$TB_PUSER_PASSWORD_FILE"; do
@@ -31,8 +25,6 @@ PPW=$(cat "$TB_PUSER_PASSWORD_FILE")
 sudoers=/etc/sudoers.d/$TB_USER
 assert_eq 440 "$(stat -c %a "$sudoers")" "mode of $sudoers"
 
-"$FWFLEET" pki init >/dev/null || fail "pki init"
-for i in 1 2; do snapshot_node "$i" "$SCRATCH/before.$i"; done
 
 KH=(--known-hosts "$TB_KNOWN_HOSTS")
 A1=$NODE_ADDR_1
@@ -76,70 +68,24 @@ no_password() {
 	assert_not_contains "$OUT" "$PPW" "$1: the sudo user's password was printed"
 }
 
-# Work directories in /tmp newer than the start of this test.
-new_workdirs() {
-	find /tmp -maxdepth 1 -name 'fwfleet-*' -newer "$STAMP" \
-		! -name 'fwfleet-chroot-*' 2>/dev/null || true
-}
-
-# Live engines started from a work directory in /tmp. Zombies are exited
-# processes that this VM's PID 1 has not reaped yet.
-live_engines() {
-	ps -C fwfleet-engine -o stat=,pid=,args= |
-		awk '$1 !~ /^Z/ && $3 ~ /^\/tmp\/fwfleet-/' || true
-}
-
-# Nothing of a session may remain: work directories, engines, the test
-# users' processes, and each node's sockets and processes. Other fleets on
-# this host (tests run by hand alongside) may be mid-run and own a work
-# directory or engine for a moment: what is still there after 5 s is a
-# leak.
-check_clean() {
-	local i u k
-	for ((k = 0; k < 50; k++)); do
-		[ -z "$(new_workdirs)" ] && [ -z "$(live_engines)" ] && break
-		sleep 0.1
-	done
-	[ -z "$(new_workdirs)" ] || fail "work directories left behind ($1): $(new_workdirs)"
-	[ -z "$(live_engines)" ] || fail "an engine process is still running ($1): $(live_engines)"
-	for u in "$TB_USER" "$TB_PUSER"; do
-		# sshd may take a moment to end a closed session (bounded: 3 s)
-		for ((k = 0; k < 30; k++)); do
-			[ -z "$(user_pids "$u")" ] && break
-			sleep 0.1
-		done
-		[ -z "$(user_pids "$u")" ] ||
-			fail "processes of $u left ($1): $(ps -o pid=,args= -p "$(user_pids "$u" | paste -sd,)")"
-	done
-	for i in 1 2; do
-		for ((k = 0; k < 30; k++)); do
-			snapshot_node "$i" "$SCRATCH/after.$i"
-			cmp -s "$SCRATCH/before.$i" "$SCRATCH/after.$i" && break
-			sleep 0.1
-		done
-		diff -u "$SCRATCH/before.$i" "$SCRATCH/after.$i" ||
-			fail "node $i differs after the run ($1)"
-	done
-}
-
 # ------------------------------------------------ a. password, --sudo
 # No key anywhere: no -i, no agent, an empty HOME.
 run pw-env "FWFLEET_SSH_PASSWORD=$PW" -- inventory -t "$A1,$A2" -u "$TB_USER" --sudo "${KH[@]}"
 expect_ok "password from FWFLEET_SSH_PASSWORD" 1 2
 no_password "password from FWFLEET_SSH_PASSWORD"
-check_clean "password from the environment"
+check_clean "password from the environment" --wait
 pass "password auth as $TB_USER (FWFLEET_SSH_PASSWORD) with --sudo"
 
 run pw-env-vv "FWFLEET_SSH_PASSWORD=$PW" -- -vv inventory -t "$A1" -u "$TB_USER" --sudo "${KH[@]}"
 expect_ok "password from FWFLEET_SSH_PASSWORD, -vv" 1
 no_password "password from FWFLEET_SSH_PASSWORD, -vv"
-check_clean "password from the environment, -vv"
+check_clean "password from the environment, -vv" --wait
 pass "password auth with -vv: the password is not printed"
 
 run pw-file -- inventory -t "$A2" -u "$TB_USER" --sudo --password-file "$TB_USER_PASSWORD_FILE" "${KH[@]}"
 expect_ok "--password-file" 2
 no_password "--password-file"
-check_clean "--password-file"
+check_clean "--password-file" --wait
 pass "password auth as $TB_USER (--password-file, 0600) with --sudo"
 
 install -m 644 "$TB_USER_PASSWORD_FILE" "$SCRATCH/pw644"
@@ -148,34 +94,34 @@ assert_eq 254 "$RC" "exit status with a 0644 password file (output: $OUT)"
 assert_contains "$OUT" "chmod" "refusal of a 0644 password file"
 assert_contains "$OUT" "$SCRATCH/pw644" "refusal names the file"
 no_password "0644 password file"
-check_clean "0644 password file"
+check_clean "0644 password file" --wait
 pass "a 0644 --password-file is refused with advice to chmod"
 
 # ------------------------------------------- b. key, NOPASSWD sudo user
 run key-sudo -- inventory -t "$A1,$A2" -u "$TB_USER" -i "$TB_KEY" --sudo "${KH[@]}"
 expect_ok "key as $TB_USER with --sudo" 1 2
-check_clean "key as $TB_USER with --sudo"
+check_clean "key as $TB_USER with --sudo" --wait
 pass "key auth as $TB_USER with --sudo (NOPASSWD)"
 
 run key-nosudo -- inventory -t "$A1" -u "$TB_USER" -i "$TB_KEY" "${KH[@]}"
 assert_eq 255 "$RC" "exit status of a non-root user without --sudo (output: $OUT)"
 assert_contains "$OUT" "$A1: failed:" "non-root user without --sudo"
 assert_contains "$OUT" "--sudo" "non-root user without --sudo"
-check_clean "non-root user without --sudo"
+check_clean "non-root user without --sudo" --wait
 pass "a non-root user without --sudo is refused with advice to add --sudo"
 
 # ------------------------------- c. sudo that asks for the password (sudo -S)
 run psudo-pw "FWFLEET_SSH_PASSWORD=$PPW" -- inventory -t "$A1,$A2" -u "$TB_PUSER" --sudo "${KH[@]}"
 expect_ok "password as $TB_PUSER with --sudo" 1 2
 no_password "password as $TB_PUSER with --sudo"
-check_clean "password as $TB_PUSER with --sudo"
+check_clean "password as $TB_PUSER with --sudo" --wait
 pass "password auth as $TB_PUSER, sudo fed the password (sudo -S)"
 
 run psudo-key-vv -- -vv inventory -t "$A2" -u "$TB_PUSER" -i "$TB_KEY" \
 	--password-file "$TB_PUSER_PASSWORD_FILE" --sudo "${KH[@]}"
 expect_ok "key as $TB_PUSER, sudo password from --password-file, -vv" 2
 no_password "key as $TB_PUSER, sudo password from --password-file, -vv"
-check_clean "key as $TB_PUSER with a sudo password, -vv"
+check_clean "key as $TB_PUSER with a sudo password, -vv" --wait
 pass "key auth as $TB_PUSER, sudo password from --password-file, -vv: not printed"
 
 # Without the password, sudo cannot run: that node fails, nothing remains.
@@ -183,7 +129,7 @@ run psudo-nopw -- inventory -t "$A1" -u "$TB_PUSER" -i "$TB_KEY" --sudo "${KH[@]
 assert_eq 255 "$RC" "exit status of sudo without its password (output: $OUT)"
 assert_contains "$OUT" "$A1: failed:" "sudo without its password"
 assert_contains "$OUT" "password" "sudo without its password"
-check_clean "sudo without its password"
+check_clean "sudo without its password" --wait
 pass "sudo that wants a password fails the node when none is given"
 
 # A wrong sudo password fails once, clearly, before any data is sent (sudo
@@ -196,7 +142,7 @@ assert_eq 255 "$RC" "exit status with a wrong sudo password (output: $OUT)"
 assert_contains "$OUT" "$A1: failed: sudo refused the password for $TB_PUSER"
 assert_not_contains "$OUT" "try again" "sudo asked again"
 assert_not_contains "$OUT" "not-the-password" "the wrong password was printed"
-check_clean "wrong sudo password"
+check_clean "wrong sudo password" --wait
 pass "a wrong sudo password fails the node once, before the engine is sent"
 
 # ------------------------------------------------------------ d. ssh-agent
@@ -212,22 +158,22 @@ SSH_AUTH_SOCK=$AGENT_SOCK ssh-add -l >/dev/null || fail "the agent holds no key"
 run no-agent -- inventory -t "$A1" "${KH[@]}"
 assert_eq 255 "$RC" "exit status with no key, agent or password (output: $OUT)"
 assert_contains "$OUT" "authentication as root failed"
-check_clean "no key, no agent"
+check_clean "no key, no agent" --wait
 
 run agent "SSH_AUTH_SOCK=$AGENT_SOCK" -- inventory -t "$A1,$A2" "${KH[@]}"
 expect_ok "root through ssh-agent" 1 2
-check_clean "root through ssh-agent"
+check_clean "root through ssh-agent" --wait
 pass "key from ssh-agent as root (no -i, empty HOME)"
 
 run agent-user "SSH_AUTH_SOCK=$AGENT_SOCK" -- inventory -t "$A2" -u "$TB_USER" --sudo "${KH[@]}"
 expect_ok "$TB_USER through ssh-agent with --sudo" 2
-check_clean "$TB_USER through ssh-agent"
+check_clean "$TB_USER through ssh-agent" --wait
 pass "key from ssh-agent as $TB_USER with --sudo"
 
 kill "$AGENT_PID" 2>/dev/null || true
 wait "$AGENT_PID" 2>/dev/null || true
 
-check_clean "all runs"
+check_clean "all runs" --wait
 
 # ---------------------------- down removes the test users and their sudoers
 "$TESTBED" down "$TB_DIR" || fail "testbed down"

@@ -12,38 +12,12 @@ require_root
 
 : "${FWFLEET:?set FWFLEET to the fwfleet binary}"
 tb_up 4 --ipv6-only 3
-tb_tmpdir SCRATCH
-export FWFLEET_STATE_DIR=$SCRATCH/state
-unset SSH_AUTH_SOCK
-export HOME=$SCRATCH/home
-mkdir -p "$HOME"
-STAMP=$SCRATCH/stamp
-touch "$STAMP"
+tb_session
 FIX=$FWFLEET_SRC/tests/fixtures
-
-"$FWFLEET" pki init >/dev/null || fail "pki init"
 "$FWFLEET" repo keygen "$SCRATCH/key" >/dev/null || fail "repo keygen"
-for i in 1 2 3 4; do snapshot_node "$i" "$SCRATCH/before.$i"; done
-
-fw() { tb_exec "$FWFLEET" "$@"; }
 DEP=(--known-hosts "$TB_KNOWN_HOSTS" --pubkey "$SCRATCH/key.pub")
 ALL=(-n "$TB_DIR/nodes.ini")
 ONE=(-t node1 -i "$TB_KEY")
-
-check_clean() {
-	local i left live
-	left=$(find /tmp -maxdepth 1 -name 'fwfleet-*' -newer "$STAMP" \
-		! -name 'fwfleet-chroot-*' 2>/dev/null || true)
-	[ -z "$left" ] || fail "work directories left behind ($1): $left"
-	live=$(ps -C fwfleet-engine -o stat=,pid=,args= |
-		awk '$1 !~ /^Z/ && $3 ~ /^\/tmp\/fwfleet-/' || true)
-	[ -z "$live" ] || fail "an engine is still running ($1): $live"
-	for i in 1 2 3 4; do
-		snapshot_node "$i" "$SCRATCH/after.$i"
-		diff -u "$SCRATCH/before.$i" "$SCRATCH/after.$i" ||
-			fail "node $i differs after the run ($1)"
-	done
-}
 
 # make_repo DIR COMPONENT_DIR...: a signed repository of those components.
 make_repo() {

@@ -8,38 +8,10 @@ require_root
 
 : "${FWFLEET:?set FWFLEET to the fwfleet binary}"
 tb_up 4 --ipv6-only 3
-tb_tmpdir SCRATCH
-export FWFLEET_STATE_DIR=$SCRATCH/state
-unset SSH_AUTH_SOCK
-export HOME=$SCRATCH/home	# no default keys, no ~/.ssh/config
-mkdir -p "$HOME"
-STAMP=$SCRATCH/stamp
-touch "$STAMP"
-
-"$FWFLEET" pki init >/dev/null || fail "pki init"
+tb_session
 [ "$(stat -c %a "$FWFLEET_STATE_DIR/pki/ca.key")" = 600 ] || fail "ca.key is not 0600"
 
-for i in 1 2 3 4; do snapshot_node "$i" "$SCRATCH/before.$i"; done
-
-fw() { tb_exec "$FWFLEET" "$@"; }
 KH=(--known-hosts "$TB_KNOWN_HOSTS")
-
-# Nothing of a session may remain: work directories, engines, ports.
-check_clean() {
-	local i left
-	left=$(find /tmp -maxdepth 1 -name 'fwfleet-*' -newer "$STAMP" \
-		! -name 'fwfleet-chroot-*' 2>/dev/null || true)
-	[ -z "$left" ] || fail "work directories left behind: $left"
-	# Zombies are exited processes that this VM's PID 1 has not reaped yet.
-	live=$(ps -C fwfleet-engine -o stat=,pid=,args= |
-		awk '$1 !~ /^Z/ && $3 ~ /^\/tmp\/fwfleet-/' || true)
-	[ -z "$live" ] || fail "an engine process is still running: $live"
-	for i in 1 2 3 4; do
-		snapshot_node "$i" "$SCRATCH/after.$i"
-		diff -u "$SCRATCH/before.$i" "$SCRATCH/after.$i" ||
-			fail "node $i differs after the run ($1)"
-	done
-}
 
 # 1. Four nodes, node 3 IPv6-only: each returns its own inventory.
 rc=0

@@ -12,14 +12,7 @@ require_root
 
 : "${FWFLEET:?set FWFLEET to the fwfleet binary}"
 tb_up 4
-tb_tmpdir SCRATCH
-export FWFLEET_STATE_DIR=$SCRATCH/state
-unset SSH_AUTH_SOCK
-export HOME=$SCRATCH/home	# no default keys, no ~/.ssh/config
-mkdir -p "$HOME"
-"$FWFLEET" pki init >/dev/null || fail "pki init"
-
-fw() { tb_exec "$FWFLEET" "$@"; }
+tb_session
 R=$SCRATCH/repo
 KEY=$SCRATCH/keys/repo.key
 FIXTURES=$FWFLEET_SRC/tests/fixtures/repo
