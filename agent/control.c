@@ -17,6 +17,7 @@
 #include "deploy.h"
 #include "engine.h"
 #include "err.h"
+#include "firewall.h"
 #include "inventory.h"
 #include "log.h"
 #include "pki.h"
@@ -125,7 +126,7 @@ void control_reply_later(struct engine *e, uint32_t id,
  * error by the controller) is refused outright.
  */
 static int handle_stage(struct conn *c, uint32_t id,
-    const Fwfleet__StageRequest *req)
+    Fwfleet__StageRequest *req)
 {
 	Fwfleet__EngineMsg m = FWFLEET__ENGINE_MSG__INIT;
 	Fwfleet__StageReply sr = FWFLEET__STAGE_REPLY__INIT;
@@ -133,6 +134,7 @@ static int handle_stage(struct conn *c, uint32_t id,
 	    "log)";
 	int r = FW_ERR_UNSUPPORTED;
 
+	engine_zone_urls(c->e, req->base_urls, req->n_base_urls);
 	if (c->e->deploy != NULL &&
 	    (r = deploy_stage(c->e->deploy, id, req, err, sizeof(err))) == 0) {
 		c->e->op_conn = c;
@@ -245,6 +247,8 @@ static int handle_diag(struct conn *c, uint32_t id)
 	Fwfleet__Diag d = FWFLEET__DIAG__INIT;
 	struct engine *e = c->e;
 	char subj[256];
+	size_t i;
+	int r;
 
 	d.version = (char *)FWFLEET_VERSION;
 	d.mode = (char *)"ephemeral";
@@ -258,10 +262,16 @@ static int handle_diag(struct conn *c, uint32_t id)
 	d.port = e->port;
 	d.idle_timeout_s = e->idle_timeout_s;
 	cert_details(e, &d, subj, sizeof(subj));
+	d.n_firewall_rules = firewall_count(e->fw);
+	d.firewall_rules = xcalloc(d.n_firewall_rules + 1, sizeof(char *));
+	for (i = 0; i < d.n_firewall_rules; i++)
+		d.firewall_rules[i] = (char *)firewall_rule(e->fw, i);
 	m.id = id;
 	m.msg_case = FWFLEET__ENGINE_MSG__MSG_DIAG;
 	m.diag = &d;
-	return reply(c, &m);
+	r = reply(c, &m);
+	free(d.firewall_rules);
+	return r;
 }
 
 static int handle_shutdown(struct conn *c, uint32_t id,
@@ -269,18 +279,11 @@ static int handle_shutdown(struct conn *c, uint32_t id,
 {
 	Fwfleet__EngineMsg m = FWFLEET__ENGINE_MSG__INIT;
 	Fwfleet__ShutdownReply sr = FWFLEET__SHUTDOWN_REPLY__INIT;
-	char detail[256] = "";
+	char detail[512] = "";
 
 	deploy_quiesce(c->e->deploy, 1000);
-	if (req->remove_workdir) {
-		if (platform_remove_workdir(c->e->bs->workdir) == 0) {
-			c->e->workdir_removed = 1;
-		} else {
-			fw_snprintf(detail, sizeof(detail), "cannot remove "
-			    "%s: %s", c->e->bs->workdir, strerror(errno));
-			log_error("%s", detail);
-		}
-	}
+	if (req->remove_workdir)
+		engine_release(c->e, detail, sizeof(detail));
 	sr.workdir_removed = c->e->workdir_removed;
 	sr.detail = detail;
 	m.id = id;

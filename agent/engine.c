@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,19 +13,25 @@
 
 #include "deploy.h"
 #include "err.h"
+#include "firewall.h"
 #include "log.h"
 #include "platform.h"
 #include "proto.h"
+#include "sweep.h"
 #include "tls.h"
 #include "util.h"
 
-/* A bound TCP socket of family af on port (any address), or -1. */
-static int bind_any(int af, uint16_t port)
+/*
+ * A bound TCP socket of family af on port, or -1: any address, or with
+ * loopback (--tunnel, where SSH brings the controller) 127.0.0.1 only.
+ */
+static int bind_any(int af, uint16_t port, int loopback)
 {
 	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6,
 	    .sin6_addr = IN6ADDR_ANY_INIT, .sin6_port = htons(port) };
 	struct sockaddr_in sa4 = { .sin_family = AF_INET,
-	    .sin_addr.s_addr = htonl(INADDR_ANY), .sin_port = htons(port) };
+	    .sin_addr.s_addr = htonl(loopback ? INADDR_LOOPBACK : INADDR_ANY),
+	    .sin_port = htons(port) };
 	int fd, off = 0, on = 1, saved;
 
 	if ((fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
@@ -44,7 +51,7 @@ static int bind_any(int af, uint16_t port)
 }
 
 /* Binds the first free port from first on; -1 with errno on failure. */
-static int bind_control(uint16_t first, uint16_t *bound)
+static int bind_control(uint16_t first, int loopback, uint16_t *bound)
 {
 	unsigned i;
 	int fd;
@@ -52,9 +59,9 @@ static int bind_control(uint16_t first, uint16_t *bound)
 	for (i = 0; i < FW_ENGINE_PORT_TRIES && first + i <= 65535; i++) {
 		uint16_t port = (uint16_t)(first + i);
 
-		fd = bind_any(AF_INET6, port);
-		if (fd < 0 && errno != EADDRINUSE)
-			fd = bind_any(AF_INET, port);
+		fd = loopback ? -1 : bind_any(AF_INET6, port, 0);
+		if (fd < 0 && (loopback || errno != EADDRINUSE))
+			fd = bind_any(AF_INET, port, loopback);
 		if (fd < 0 && errno == EADDRINUSE)
 			continue;
 		if (fd < 0)
@@ -90,7 +97,8 @@ int engine_new(Fwfleet__Bootstrap *bs, const char *sysroot,
 		r = FW_ERR_TLS;
 		goto out;
 	}
-	if ((e->listen_fd = bind_control(first, &e->port)) < 0) {
+	if ((e->listen_fd = bind_control(first, bs->loopback_only,
+	    &e->port)) < 0) {
 		fw_snprintf(err, errlen, "cannot bind the control port "
 		    "(%u-%u): %s", first, first + FW_ENGINE_PORT_TRIES - 1,
 		    strerror(errno));
@@ -107,6 +115,121 @@ out:
 	return r;
 }
 
+/*
+ * A link-local controller URL comes without a zone (the controller's zone
+ * means nothing here): it gets the interface that holds the address the
+ * controller reached us at.
+ */
+void engine_zone_urls(const struct engine *e, char **urls, size_t n)
+{
+	const char *node = e->bs->node_address;
+	char zone[64], *url, *end;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		url = urls[i];
+		if (strncasecmp(url, "https://[fe80:", 14) != 0 ||
+		    (end = strchr(url, ']')) == NULL ||
+		    memchr(url, '%', (size_t)(end - url)) != NULL)
+			continue;
+		if (platform_zone_of(node, zone, sizeof(zone)) != 0) {
+			log_warn("%s is link-local, but no interface here "
+			    "holds %s: cannot tell its zone", url, node);
+			continue;
+		}
+		urls[i] = xasprintf("%.*s%%25%s%s", (int)(end - url), url,
+		    zone, end);
+		free(url);
+	}
+}
+
+static void sweep_note(const char *line, void *arg)
+{
+	struct engine *e = arg;
+	char *prev = e->notes;
+
+	log_info("sweep: %s", line);
+	e->notes = xasprintf("%sNOTE %s\n", prev ? prev : "", line);
+	free(prev);
+}
+
+/* What earlier sessions left, before we add anything of our own. */
+static void sweep_leftovers(struct engine *e)
+{
+	struct sweep_opts so = { 0 };
+	char *dir = xstrdup(e->bs->workdir), *slash;
+
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		so.remote_dir = dir;
+		so.own_session = e->bs->session_id;
+		so.dead = e->bs->dead_sessions;
+		so.n_dead = e->bs->n_dead_sessions;
+		so.grace_s = SWEEP_GRACE_S;
+		sweep_run(&so, sweep_note, e);
+	}
+	free(dir);
+}
+
+int engine_open(struct engine *e, char *err, size_t errlen)
+{
+	char why[512];
+	size_t i;
+
+	sweep_leftovers(e);
+	engine_zone_urls(e, e->bs->controller_urls, e->bs->n_controller_urls);
+	if (!e->bs->open_firewall)
+		return 0;
+	if (firewall_open(e->port, e->bs->session_id, &e->fw, why,
+	    sizeof(why)) != 0) {
+		fw_snprintf(err, errlen, "--open-firewall: %s", why);
+		return FW_ERR_SYSTEM;
+	}
+	for (i = 0; i < firewall_count(e->fw); i++)
+		log_info("opened: %s", firewall_rule(e->fw, i));
+	if (firewall_count(e->fw) == 0)
+		log_info("--open-firewall: no firewall filters input here");
+	return 0;
+}
+
+/* Closes our rules; 0 if none are left. */
+static int close_firewall(struct engine *e, char *err, size_t errlen)
+{
+	int r;
+
+	if (e->fw == NULL)
+		return 0;
+	r = firewall_close(e->fw, err, errlen);
+	e->fw = NULL;
+	return r;
+}
+
+int engine_release(struct engine *e, char *detail, size_t len)
+{
+	char why[512];
+
+	if (e->workdir_removed)
+		return 0;
+	/* A rule we could not remove keeps the work directory (and this
+	 * binary) for the controller's cleanup to try again. */
+	if (close_firewall(e, why, sizeof(why)) != 0) {
+		fw_snprintf(detail, len, "cannot close the firewall rules: %s",
+		    why);
+		log_error("%s", detail);
+		return FW_ERR_SYSTEM;
+	}
+	if (e->bs->workdir[0] == '\0')
+		return 0;
+	if (platform_remove_workdir(e->bs->workdir) != 0) {
+		fw_snprintf(detail, len, "cannot remove %s: %s",
+		    e->bs->workdir, strerror(errno));
+		log_error("%s", detail);
+		return FW_ERR_SYSTEM;
+	}
+	e->workdir_removed = 1;
+	return 0;
+}
+
 void engine_touch(struct engine *e)
 {
 	e->last_seen_ms = fw_now_ms();
@@ -120,20 +243,15 @@ void engine_activity(struct engine *e)
 
 void engine_stop(struct engine *e, int remove_workdir, const char *why)
 {
-	int r;
+	char detail[512];
 
 	if (strcmp(e->state, "shutting-down") == 0)
 		return;
 	log_info("stopping: %s", why);
 	e->state = "shutting-down";
 	control_close_all(e);
-	if (remove_workdir && e->bs->workdir[0] != '\0') {
-		if ((r = platform_remove_workdir(e->bs->workdir)) != 0)
-			log_error("cannot remove %s: %s", e->bs->workdir,
-			    strerror(errno));
-		else
-			e->workdir_removed = 1;
-	}
+	if (remove_workdir)
+		engine_release(e, detail, sizeof(detail));
 	event_base_loopexit(e->base, NULL);
 }
 
@@ -233,6 +351,8 @@ int engine_run(struct engine *e, int ready_fd)
 
 void engine_free(struct engine *e)
 {
+	char why[512];
+
 	if (e == NULL)
 		return;
 	control_close_all(e);
@@ -248,8 +368,10 @@ void engine_free(struct engine *e)
 		event_free(e->sigint_ev);
 	if (e->base != NULL)
 		event_base_free(e->base);
+	close_firewall(e, why, sizeof(why));
 	if (e->listen_fd >= 0)
 		close(e->listen_fd);
+	free(e->notes);
 	SSL_CTX_free(e->ssl_ctx);
 	if (e->bs != NULL)
 		fwfleet__bootstrap__free_unpacked(e->bs, NULL);

@@ -5,6 +5,7 @@
 #ifndef FW_ENGINE_H
 #define FW_ENGINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -38,6 +39,8 @@ struct engine {
 	struct deploy *deploy;		/* NULL if it could not be set up */
 	struct conn *op_conn;		/* who awaits the running operation */
 	unsigned idle_timeout_s;
+	struct firewall *fw;		/* rules held open (--open-firewall) */
+	char *notes;			/* "NOTE ..." lines for the starter */
 	const char *state;		/* "serving", "shutting-down" */
 	int workdir_removed;
 };
@@ -52,10 +55,24 @@ int engine_new(Fwfleet__Bootstrap *bs, const char *sysroot,
     struct engine **out, char *err, size_t errlen);
 
 /*
+ * Gets the engine ready to serve: sweeps what earlier sessions left here
+ * (e->notes says what), gives link-local controller URLs their zone, and
+ * opens the control port in the firewall when the bootstrap asks. Returns
+ * 0, or an FW_ERR_* code with err saying what failed.
+ */
+int engine_open(struct engine *e, char *err, size_t errlen);
+
+/*
  * Serves until Shutdown, the watchdog or SIGTERM. ready_fd (or -1) gets one
  * byte once the engine is serving. Returns the process exit code.
  */
 int engine_run(struct engine *e, int ready_fd);
+
+/*
+ * Gives each link-local URL in urls (malloc'd strings, replaced in place)
+ * the zone of the interface the controller reached us on.
+ */
+void engine_zone_urls(const struct engine *e, char **urls, size_t n);
 
 /* Notes that the controller spoke: resets the idle watchdog. */
 void engine_touch(struct engine *e);
@@ -64,7 +81,15 @@ void engine_touch(struct engine *e);
  * (while one runs, the controller is waiting for us, not gone). */
 void engine_activity(struct engine *e);
 
-/* Ends the loop after removing the work directory (when asked). */
+/*
+ * Closes the firewall rules the engine holds and removes its work
+ * directory (once). Returns 0, or FW_ERR_SYSTEM with detail saying what is
+ * left; a rule that could not be closed keeps the directory, so that the
+ * controller's cleanup (which runs this binary's sweep) can try again.
+ */
+int engine_release(struct engine *e, char *detail, size_t len);
+
+/* Ends the loop after engine_release (when asked). */
 void engine_stop(struct engine *e, int remove_workdir, const char *why);
 
 void engine_free(struct engine *e);

@@ -2,6 +2,7 @@
  * fwfleet-engine: the agent the controller ships to each node.
  *
  *   fwfleet-engine start --bootstrap FILE [--foreground] [--sysroot DIR]
+ *   fwfleet-engine sweep [--remote-dir DIR] [--dead SESSION]... [--force]
  *   fwfleet-engine version
  */
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include "err.h"
 #include "log.h"
 #include "platform.h"
+#include "sweep.h"
 #include "util.h"
 
 #define READY_TIMEOUT_MS 10000
@@ -31,6 +33,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: fwfleet-engine start --bootstrap FILE [--foreground] "
 	    "[--sysroot DIR] [--keep-bootstrap]\n"
+	    "       fwfleet-engine sweep [--remote-dir DIR] [--dead SESSION]... "
+	    "[--force]\n"
 	    "       fwfleet-engine version\n"
 	    "\n"
 	    "The engine is started by the fwfleet controller over SSH. It\n"
@@ -115,7 +119,7 @@ static int cmd_start(const char *self, int argc, char **argv)
 	Fwfleet__Bootstrap *bs = NULL;
 	struct engine *e = NULL;
 	struct start_opts o;
-	char err[512], ready[128], sha[65];
+	char err[512], sha[65], *ready;
 	int r, ready_fd = -1;
 
 	if (parse_start(argc, argv, &o) != 0) {
@@ -133,8 +137,14 @@ static int cmd_start(const char *self, int argc, char **argv)
 		fwfleet__bootstrap__free_unpacked(bs, NULL);
 		return 1;
 	}
+	if (engine_open(e, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fwfleet-engine: %s\n", err);
+		engine_free(e);	/* closes any rule it opened */
+		return 1;
+	}
 	self_sha256(self, sha);
-	fw_snprintf(ready, sizeof(ready), "READY %u sha256=%s\n", e->port, sha);
+	ready = xasprintf("%sREADY %u sha256=%s\n", e->notes ? e->notes : "",
+	    e->port, sha);
 	if (!o.foreground) {
 		if (platform_detach(ready, READY_TIMEOUT_MS, &ready_fd) != 0) {
 			fprintf(stderr, "fwfleet-engine: cannot detach\n");
@@ -147,9 +157,65 @@ static int cmd_start(const char *self, int argc, char **argv)
 		fflush(stdout);
 	}
 	write_pidfile(e->bs->workdir);
+	free(ready);
 	r = engine_run(e, ready_fd);
 	engine_free(e);
 	return r;
+}
+
+static void print_note(const char *line, void *arg)
+{
+	printf("%s\n", line);
+}
+
+/*
+ * fwfleet-engine sweep --remote-dir DIR [--dead SID]... [--force]
+ *     [--grace SECONDS] [--workdir DIR]
+ * Sweeps what crashed sessions left (see sweep.h); `fwfleet cleanup` and
+ * the controller's cleanup of a node whose engine died run it.
+ */
+static int cmd_sweep(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "remote-dir", required_argument, NULL, 'r' },
+		{ "dead", required_argument, NULL, 'd' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "grace", required_argument, NULL, 'g' },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sweep_opts so = { .remote_dir = "/tmp",
+	    .grace_s = SWEEP_GRACE_S };
+	char **dead = xcalloc((size_t)argc, sizeof(*dead));
+	long grace;
+	int ch, failures;
+
+	so.dead = dead;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r': so.remote_dir = optarg; break;
+		case 'd': dead[so.n_dead++] = optarg; break;
+		case 'f': so.force = 1; break;
+		case 'w': so.only_workdir = optarg; break;
+		case 'g':
+			if (fw_parse_long(optarg, 0, 86400 * 365, &grace) != 0)
+				goto usage;
+			so.grace_s = (unsigned)grace;
+			break;
+		default: goto usage;
+		}
+	}
+	if (optind != argc || so.remote_dir[0] != '/')
+		goto usage;
+	failures = sweep_run(&so, print_note, NULL);
+	free(dead);
+	return failures ? 1 : 0;
+usage:
+	fputs("usage: fwfleet-engine sweep [--remote-dir DIR] [--dead SESSION]"
+	    "... [--force] [--grace SECONDS]\n"
+	    "       [--workdir DIR (only this one)]\n", stderr);
+	free(dead);
+	return 2;
 }
 
 int main(int argc, char **argv)
@@ -157,6 +223,8 @@ int main(int argc, char **argv)
 	log_init("fwfleet-engine", LOG_LVL_INFO);
 	if (argc >= 2 && strcmp(argv[1], "start") == 0)
 		return cmd_start(argv[0], argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "sweep") == 0)
+		return cmd_sweep(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "version") == 0) {
 		printf("fwfleet-engine %s\n", FWFLEET_VERSION);
 		return 0;

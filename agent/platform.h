@@ -37,4 +37,11 @@ int platform_write_pidfile(const char *path);
 int platform_schedule_reboot(unsigned delay_s, const char *message,
     char *err, size_t errlen);
 
+/*
+ * The name of the interface that holds the IPv6 address addr (numeric,
+ * any zone ignored), for giving a link-local address its zone. Returns 0,
+ * or FW_ERR_NOT_FOUND.
+ */
+int platform_zone_of(const char *addr, char *zone, size_t len);
+
 #endif

@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -146,4 +149,28 @@ int platform_schedule_reboot(unsigned delay_s, const char *message,
 		return FW_ERR_SYSTEM;
 	}
 	return 0;
+}
+
+int platform_zone_of(const char *addr, char *zone, size_t len)
+{
+	struct ifaddrs *ifa, *i;
+	struct in6_addr want;
+	char host[INET6_ADDRSTRLEN];
+	int r = FW_ERR_NOT_FOUND;
+
+	if (fw_snprintf(host, sizeof(host), "%.*s", (int)strcspn(addr, "%"),
+	    addr) != 0 || inet_pton(AF_INET6, host, &want) != 1 ||
+	    getifaddrs(&ifa) != 0)
+		return FW_ERR_NOT_FOUND;
+	for (i = ifa; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET6 ||
+		    memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+		    &want, sizeof(want)) != 0)
+			continue;
+		r = fw_snprintf(zone, len, "%s", i->ifa_name) == 0 ? 0 :
+		    FW_ERR_NOT_FOUND;
+		break;
+	}
+	freeifaddrs(ifa);
+	return r;
 }

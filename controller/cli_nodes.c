@@ -90,6 +90,8 @@ int cli_nodes_opt(struct cli_nodes *c, const char *prog, int ch,
 	case CLI_OPT_ACCEPT_NEW: f->ssh.accept_new_host_keys = 1; return 0;
 	case CLI_OPT_SUDO: f->ssh.use_sudo = 1; return 0;
 	case CLI_OPT_COMPRESS: f->compress_engine = 1; return 0;
+	case CLI_OPT_OPEN_FIREWALL: f->open_firewall = 1; return 0;
+	case CLI_OPT_TUNNEL: f->tunnel = 1; return 0;
 	case CLI_OPT_REMOTE_DIR:
 		f->remote_dir = arg;
 		return remote_dir_ok(arg) ? 0 :
@@ -103,6 +105,12 @@ int cli_nodes_check(const struct cli_nodes *c, const char *prog)
 	if (c->nodes_file == NULL && c->targets == NULL) {
 		fprintf(stderr, "fwfleet %s: name the nodes with -n FILE or -t "
 		    "LIST; see --help\n", prog);
+		return -1;
+	}
+	if (c->fleet.open_firewall && c->fleet.tunnel) {
+		fprintf(stderr, "fwfleet %s: --open-firewall and --tunnel do not "
+		    "go together: with --tunnel, engine traffic rides inside "
+		    "SSH and no port needs opening\n", prog);
 		return -1;
 	}
 	return 0;
@@ -162,6 +170,7 @@ int cli_nodes_load(struct cli_nodes *c, const struct global_opts *g,
 		    prog);
 		return -1;
 	}
+	c->fleet.state_dir = g->state_dir;
 	if (load_list(c, prog, nodes) != 0 ||
 	    load_password(c, prog, password) != 0)
 		return -1;

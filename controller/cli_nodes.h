@@ -30,7 +30,7 @@ enum {
 	CLI_OPT_PASSWORD_FILE = 256, CLI_OPT_KNOWN_HOSTS, CLI_OPT_ACCEPT_NEW,
 	CLI_OPT_SUDO, CLI_OPT_CONNECT_TIMEOUT, CLI_OPT_TIMEOUT,
 	CLI_OPT_IDLE_TIMEOUT, CLI_OPT_REMOTE_DIR, CLI_OPT_ENGINE_PORT,
-	CLI_OPT_COMPRESS,
+	CLI_OPT_COMPRESS, CLI_OPT_OPEN_FIREWALL, CLI_OPT_TUNNEL,
 	CLI_OPT_FIRST_FREE = 300
 };
 
@@ -53,7 +53,9 @@ enum {
 	{ "idle-timeout", required_argument, NULL, CLI_OPT_IDLE_TIMEOUT }, \
 	{ "remote-dir", required_argument, NULL, CLI_OPT_REMOTE_DIR }, \
 	{ "engine-port", required_argument, NULL, CLI_OPT_ENGINE_PORT }, \
-	{ "compress-engine", no_argument, NULL, CLI_OPT_COMPRESS }
+	{ "compress-engine", no_argument, NULL, CLI_OPT_COMPRESS }, \
+	{ "open-firewall", no_argument, NULL, CLI_OPT_OPEN_FIREWALL }, \
+	{ "tunnel", no_argument, NULL, CLI_OPT_TUNNEL }
 
 #define CLI_NODES_USAGE \
 	"nodes:\n" \
@@ -90,7 +92,19 @@ enum {
 	    "(default 62286)\n" \
 	"      --compress-engine    ship the engine " \
 	    "gzip-compressed (slow links;\n" \
-	"                           the node needs gzip)\n"
+	"                           the node needs gzip)\n" \
+	"network:\n" \
+	"      --open-firewall      open the engine's port in each node's " \
+	    "firewall\n" \
+	"                           (iptables/ip6tables or nftables) and " \
+	    "the HTTPS\n" \
+	"                           port on this host; closed again at the " \
+	    "end\n" \
+	"      --tunnel             carry all engine traffic inside SSH " \
+	    "(port\n" \
+	"                           forwarding): no firewall change, no " \
+	    "route\n" \
+	"                           from the nodes to this host needed\n"
 
 /* Clears c and fills the fleet defaults. */
 void cli_nodes_init(struct cli_nodes *c);

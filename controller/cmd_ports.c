@@ -39,6 +39,11 @@ static int ports_exec(const struct global_opts *g, int argc, char **argv)
 	printf("%-22s %-18s %s\n", https_s,
 	    "node -> controller",
 	    "HTTPS: payload chunks and status pushes, mutual TLS");
+	printf("\n--open-firewall opens %s on each Linux node and %s on this "
+	    "host for the run\n(iptables/ip6tables or nftables, rules tagged "
+	    "fwfleet:<session>) and closes them after.\n--tunnel needs only "
+	    "%s: the engine's traffic rides inside SSH.\n", engine_s, https_s,
+	    ssh_s);
 	return EXIT_FW_OK;
 }
 

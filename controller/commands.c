@@ -19,6 +19,7 @@ extern const struct command cmd_plan;
 extern const struct command cmd_deploy;
 extern const struct command cmd_jobs;
 extern const struct command cmd_report;
+extern const struct command cmd_cleanup;
 
 const struct command *const commands[] = {
 	&cmd_inventory,
@@ -37,6 +38,7 @@ const struct command *const commands[] = {
 	&cmd_deploy,
 	&cmd_jobs,
 	&cmd_report,
+	&cmd_cleanup,
 	NULL,
 };
 

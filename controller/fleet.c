@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -12,10 +13,12 @@
 
 #include "deploy.h"
 #include "err.h"
+#include "firewall.h"
 #include "log.h"
 #include "node.h"
 #include "pki.h"
 #include "proto.h"
+#include "sessions.h"
 #include "tls.h"
 #include "util.h"
 #include "workq.h"
@@ -42,6 +45,13 @@ struct fleet {
 	int scheduling;		/* inside fleet_start_more */
 	int interrupted;
 	struct node_result *results;
+	char **dead;			/* crashed runs of ours (sessions.h) */
+	size_t n_dead;
+	int registered;			/* our own record is written */
+	struct firewall *fw;		/* our HTTPS port, --open-firewall */
+	int sweep_only;			/* fwfleet cleanup */
+	int sweep_force;
+	char host_swept[600];		/* what it did on this host */
 };
 
 void fleet_opts_init(struct fleet_opts *o)
@@ -75,6 +85,22 @@ struct deploy_ctx *fleet_deploy_ctx(struct fleet *f)
 const char *fleet_session_id(const struct fleet *f)
 {
 	return f->session_id;
+}
+
+char **fleet_dead_sessions(const struct fleet *f, size_t *n)
+{
+	*n = f->n_dead;
+	return f->dead;
+}
+
+int fleet_sweep_force(const struct fleet *f)
+{
+	return f->sweep_force;
+}
+
+int fleet_sweep_only(const struct fleet *f)
+{
+	return f->sweep_only;
 }
 
 const struct fleet_opts *fleet_opts(const struct fleet *f)
@@ -148,6 +174,11 @@ void fleet_controller_url(const struct fleet *f, const struct node *n,
 	char host[INET6_ADDRSTRLEN] = "";
 	const struct sockaddr_storage *ss = &n->local;
 
+	if (f->opts.tunnel) {
+		/* The node's sshd forwards this port to us. */
+		fw_snprintf(url, len, "https://127.0.0.1:%u", n->tunnel_port);
+		return;
+	}
 	if (ss->ss_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
 		    host, sizeof(host));
@@ -158,11 +189,25 @@ void fleet_controller_url(const struct fleet *f, const struct node *n,
 	    "https://%s:%u", host, f->opts.https_port);
 }
 
+/* The node's address as SSH reached it, numeric, without a zone. */
+static void node_host(const struct node *n, char *host, size_t len)
+{
+	const struct sockaddr_storage *ss = &n->peer;
+
+	host[0] = '\0';
+	if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+		    host, (socklen_t)len);
+	else if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+		    host, (socklen_t)len);
+}
+
 static void pack_bootstrap(struct fleet *f, struct node *n,
     const struct pki_pem *pem)
 {
 	Fwfleet__Bootstrap bs = FWFLEET__BOOTSTRAP__INIT;
-	char url[128];
+	char url[128], node_addr[INET6_ADDRSTRLEN];
 	char *urls[1] = { url };
 
 	bs.session_id = f->session_id;
@@ -176,12 +221,25 @@ static void pack_bootstrap(struct fleet *f, struct node *n,
 	bs.idle_timeout_s = f->opts.idle_timeout_s;
 	bs.workdir = n->workdir;
 	bs.node_name = n->spec->name;
+	bs.open_firewall = f->opts.open_firewall;
+	bs.loopback_only = f->opts.tunnel;
+	bs.dead_sessions = f->dead;
+	bs.n_dead_sessions = f->n_dead;
+	node_host(n, node_addr, sizeof(node_addr));
+	bs.node_address = node_addr;
 	fleet_controller_url(f, n, url, sizeof(url));
 	bs.n_controller_urls = 1;
 	bs.controller_urls = urls;
 	n->bootstrap_len = fwfleet__bootstrap__get_packed_size(&bs);
 	n->bootstrap = xmalloc(n->bootstrap_len);
 	fwfleet__bootstrap__pack(&bs, (uint8_t *)n->bootstrap);
+}
+
+/* The engine's sweep knows work directories by this name. */
+void fleet_set_workdir(const struct fleet *f, struct node *n)
+{
+	fw_snprintf(n->workdir, sizeof(n->workdir), "%s/fwfleet-%s-%d",
+	    f->opts.remote_dir, f->session_id, n->index);
 }
 
 int fleet_issue_engine_cert(struct fleet *f, struct node *n)
@@ -192,8 +250,7 @@ int fleet_issue_engine_cert(struct fleet *f, struct node *n)
 	struct pki_pem pem;
 	int r;
 
-	fw_snprintf(n->workdir, sizeof(n->workdir), "%s/fwfleet-%s-%d",
-	    f->opts.remote_dir, f->session_id, n->index);
+	fleet_set_workdir(f, n);
 	sans_for(n, f->session_id, san_host, sizeof(san_host), san_uri,
 	    sizeof(san_uri));
 	/* Which node of the session: status pushes are matched by it. */
@@ -310,21 +367,124 @@ static void collect_results(struct fleet *f)
 
 		r->name = n->spec->name;
 		r->address = n->addr;
-		r->ok = !n->failed && n->inv != NULL;
+		r->ok = !n->failed && (n->inv != NULL || f->sweep_only);
 		r->error = n->failed ? n->error : NULL;
 		r->inv = n->inv;
+		r->swept = n->sweep_out;
 		r->elapsed_s = n->finished_ms > n->started_ms ?
 		    (double)(n->finished_ms - n->started_ms) / 1000.0 : 0;
 	}
 }
 
+/*
+ * Records this run (so that a later one can tell if it died) and learns
+ * which earlier runs died: their leftovers are swept, here and on nodes.
+ */
+static int record_session(struct fleet *f, char *err, size_t errlen)
+{
+	if (f->opts.state_dir == NULL)
+		return 0;
+	f->n_dead = sessions_dead(f->opts.state_dir, &f->dead);
+	if (sessions_register(f->opts.state_dir, f->session_id, err,
+	    errlen) != 0)
+		return FW_ERR_SYSTEM;
+	f->registered = 1;
+	return 0;
+}
+
+static int keep_live_rule(const char *tag, void *arg)
+{
+	struct fleet *f = arg;
+
+	return !sessions_contains(f->dead, f->n_dead, tag);
+}
+
+/* With --force, only rules of runs recorded as live survive. */
+static int keep_rule_forced(const char *tag, void *arg)
+{
+	struct fleet *f = arg;
+	char *path = xasprintf("%s/sessions/%s", f->opts.state_dir, tag);
+	int live = strcmp(tag, f->session_id) == 0 ||
+	    (access(path, F_OK) == 0 && !sessions_contains(f->dead, f->n_dead,
+	    tag));
+
+	free(path);
+	return live;
+}
+
+/* fwfleet cleanup on this host: the HTTPS port rules of dead runs. */
+static void sweep_here(struct fleet *f)
+{
+	char why[512];
+	size_t swept = 0;
+
+	if (geteuid() != 0) {
+		fw_snprintf(f->host_swept, sizeof(f->host_swept), "not root: "
+		    "firewall rules on this host not checked");
+		return;
+	}
+	if (firewall_sweep(f->sweep_force ? keep_rule_forced : keep_live_rule,
+	    f, &swept, why, sizeof(why)) != 0)
+		fw_snprintf(f->host_swept, sizeof(f->host_swept), "cannot "
+		    "sweep firewall rules: %s", why);
+	else if (swept > 0)
+		fw_snprintf(f->host_swept, sizeof(f->host_swept), "removed "
+		    "%zu firewall rule(s) of earlier runs", swept);
+}
+
+const char *fleet_host_swept(const struct fleet *f)
+{
+	return f->host_swept;
+}
+
+/*
+ * --open-firewall on this host: the nodes must reach our HTTPS port. Rules
+ * that crashed runs of ours left go first.
+ */
+static int open_https_port(struct fleet *f, char *err, size_t errlen)
+{
+	char why[512];
+	size_t i, swept = 0;
+
+	if (!f->opts.open_firewall || f->opts.tunnel)
+		return 0;
+	if (firewall_sweep(keep_live_rule, f, &swept, why, sizeof(why)) != 0)
+		log_warn("cannot sweep old firewall rules on this host: %s",
+		    why);
+	else if (swept > 0)
+		log_info("removed %zu firewall rule(s) left on this host by "
+		    "earlier runs", swept);
+	if (firewall_open(f->opts.https_port, f->session_id, &f->fw, why,
+	    sizeof(why)) != 0) {
+		fw_snprintf(err, errlen, "--open-firewall: cannot open port %u "
+		    "on this host: %s", f->opts.https_port, why);
+		return FW_ERR_SYSTEM;
+	}
+	for (i = 0; i < firewall_count(f->fw); i++)
+		log_debug("opened on this host: %s", firewall_rule(f->fw, i));
+	return 0;
+}
+
+static void close_https_port(struct fleet *f)
+{
+	char why[512];
+
+	if (f->fw != NULL && firewall_close(f->fw, why, sizeof(why)) != 0)
+		log_error("cannot close the firewall rules on this host: %s; "
+		    "`fwfleet cleanup` removes them", why);
+	f->fw = NULL;
+}
+
 static int fleet_run(const struct fleet_opts *o, const struct node_list *nodes,
-    const char *pki_dir, struct deploy_ctx *dctx, struct fleet **out,
+    const char *pki_dir, struct deploy_ctx *dctx, int sweep, struct fleet **out,
     char *err, size_t errlen)
 {
 	struct fleet *f = xcalloc(1, sizeof(*f));
 	size_t i;
 	int r;
+
+	f->sweep_only = sweep != 0;
+	f->sweep_force = sweep > 1;
 
 	*out = NULL;
 	/* Until the loop's handlers are in place, Ctrl-C simply ends us:
@@ -347,9 +507,15 @@ static int fleet_run(const struct fleet_opts *o, const struct node_list *nodes,
 	f->nodes = xcalloc(f->n_nodes, sizeof(*f->nodes));
 	for (i = 0; i < f->n_nodes; i++)
 		node_init(&f->nodes[i], f, &nodes->v[i], (int)i);
+	if ((r = record_session(f, err, errlen)) != 0)
+		goto out;
+	if (f->sweep_only)
+		sweep_here(f);
 	if (dctx != NULL && (r = deploy_ctx_start(dctx, f->base, f->server_ctx,
 	    f->session_id, f->opts.https_port, f->nodes, f->n_nodes, err,
 	    errlen)) != 0)
+		goto out;
+	if (dctx != NULL && (r = open_https_port(f, err, errlen)) != 0)
 		goto out;
 	log_debug("session %s: %zu node(s), %d in parallel", f->session_id,
 	    f->n_nodes, f->opts.parallel);
@@ -358,6 +524,7 @@ static int fleet_run(const struct fleet_opts *o, const struct node_list *nodes,
 		event_base_dispatch(f->base);
 	if (dctx != NULL)
 		deploy_ctx_stop(dctx);
+	close_https_port(f);
 	collect_results(f);
 	*out = f;
 	f = NULL;
@@ -372,14 +539,22 @@ out:
 int fleet_inventory(const struct fleet_opts *o, const struct node_list *nodes,
     const char *pki_dir, struct fleet **out, char *err, size_t errlen)
 {
-	return fleet_run(o, nodes, pki_dir, NULL, out, err, errlen);
+	return fleet_run(o, nodes, pki_dir, NULL, 0, out, err, errlen);
+}
+
+int fleet_cleanup(const struct fleet_opts *o, const struct node_list *nodes,
+    const char *pki_dir, int force, struct fleet **out, char *err,
+    size_t errlen)
+{
+	return fleet_run(o, nodes, pki_dir, NULL, force ? 2 : 1, out, err,
+	    errlen);
 }
 
 int fleet_deploy(const struct fleet_opts *o, const struct node_list *nodes,
     const char *pki_dir, struct deploy_ctx *dctx, struct fleet **out,
     char *err, size_t errlen)
 {
-	return fleet_run(o, nodes, pki_dir, dctx, out, err, errlen);
+	return fleet_run(o, nodes, pki_dir, dctx, 0, out, err, errlen);
 }
 
 const struct node *fleet_node(const struct fleet *f, size_t i)
@@ -398,12 +573,23 @@ int fleet_interrupted(const struct fleet *f)
 	return f->interrupted;
 }
 
+static int leftovers(const struct fleet *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_nodes; i++)
+		if (f->nodes[i].leftovers)
+			return 1;
+	return 0;
+}
+
 void fleet_free(struct fleet *f)
 {
 	size_t i;
 
 	if (f == NULL)
 		return;
+	close_https_port(f);
 	workq_free(f->wq);
 	for (i = 0; i < f->n_nodes; i++)
 		node_free(&f->nodes[i]);
@@ -420,5 +606,11 @@ void fleet_free(struct fleet *f)
 	free(f->ca_pem);
 	EVP_PKEY_free(f->ca_key);
 	X509_free(f->ca_cert);
+	/* Every node cleaned up: nothing of this run is left to sweep. A
+	 * node whose cleanup failed keeps the record, which turns "dead"
+	 * when we exit, so that later runs sweep it. */
+	if (f->registered && !leftovers(f))
+		sessions_unregister(f->opts.state_dir, f->session_id);
+	sessions_free(f->dead, f->n_dead);
 	free(f);
 }

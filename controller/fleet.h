@@ -26,6 +26,9 @@ struct fleet_opts {
 	long cert_validity_s;		/* per-engine certificates */
 	int compress_engine;		/* ship it gzip-compressed */
 	uint16_t https_port;		/* the payload/status server (63002) */
+	int open_firewall;		/* open our ports, close them after */
+	int tunnel;			/* engine traffic inside SSH */
+	const char *state_dir;		/* session records (sessions.h) */
 };
 
 /* Fills o with the defaults. */
@@ -50,6 +53,19 @@ int fleet_inventory(const struct fleet_opts *o, const struct node_list *nodes,
 int fleet_deploy(const struct fleet_opts *o, const struct node_list *nodes,
     const char *pki_dir, struct deploy_ctx *dctx, struct fleet **out,
     char *err, size_t errlen);
+
+/*
+ * fwfleet cleanup: ships the engine to every node only to sweep what
+ * earlier runs left there (processes, work directories, firewall rules:
+ * of this controller's dead runs, or with force of every run whose engine
+ * is gone), and sweeps this host's firewall rules of dead runs.
+ */
+int fleet_cleanup(const struct fleet_opts *o, const struct node_list *nodes,
+    const char *pki_dir, int force, struct fleet **out, char *err,
+    size_t errlen);
+
+/* fwfleet cleanup: what it did on this host ("" nothing). */
+const char *fleet_host_swept(const struct fleet *f);
 
 /* The per-node results, in the order of the node list. */
 const struct node_result *fleet_results(const struct fleet *f, size_t *n);

@@ -1,9 +1,11 @@
 #include "node.h"
+#include "tunnel.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "deploy.h"
 #include "fleet.h"
@@ -40,6 +42,7 @@ void node_init(struct node *n, struct fleet *f, const struct node_spec *spec,
 	n->index = index;
 	n->state = NODE_IDLE;
 	n->next_id = 1;
+	n->tunnel_fd = -1;
 	if (addr_format(&spec->addr, n->addr, sizeof(n->addr)) != 0)
 		n->addr[0] = '\0';
 	if (strcmp(spec->name, spec->addr.host) == 0)
@@ -70,6 +73,23 @@ static void node_fail(struct node *n, const char *why)
 	n->failed = 1;
 	fw_snprintf(n->error, sizeof(n->error), "%s", why);
 	node_log(n, LOG_LVL_DEBUG, "failed: %s", why);
+}
+
+/* Leftovers matter to the operator whatever failed first: the cleanup's
+ * failure joins the node's error. */
+static void cleanup_failed(struct node *n)
+{
+	char first[sizeof(n->error)];
+
+	n->leftovers = 1;
+	if (!n->failed) {
+		node_fail(n, n->step_err);
+		return;
+	}
+	fw_snprintf(first, sizeof(first), "%s", n->error);
+	fw_snprintf(n->error, sizeof(n->error), "%s; and %s", first,
+	    n->step_err);
+	node_log(n, LOG_LVL_DEBUG, "also: %s", n->step_err);
 }
 
 /* The only way a node ends. */
@@ -215,6 +235,16 @@ static void fsm_step_done(struct node *n, enum node_event ev)
 		node_abandon(n, "cancelled by the operator");
 		return;
 	}
+	if (n->state == NODE_CONNECTING && fleet_sweep_only(n->fleet)) {
+		node_set_state(n, NODE_PREPARING);
+		fleet_set_workdir(n->fleet, n);
+		fleet_submit(n->fleet, n, node_step_sweep);
+		return;
+	}
+	if (n->state == NODE_PREPARING && fleet_sweep_only(n->fleet)) {
+		node_cleanup(n);
+		return;
+	}
 	if (n->state == NODE_CONNECTING) {
 		node_set_state(n, NODE_PREPARING);
 		if (fleet_issue_engine_cert(n->fleet, n) != 0) {
@@ -279,7 +309,7 @@ void node_fsm(struct node *n, enum node_event ev)
 			n->aborted = 1;
 		} else if (ev == NEV_STEP_OK || ev == NEV_STEP_FAILED) {
 			if (ev == NEV_STEP_FAILED)
-				node_fail(n, n->step_err);
+				cleanup_failed(n);
 			node_close(n);
 		}
 		break;
@@ -291,6 +321,11 @@ void node_fsm(struct node *n, enum node_event ev)
 void node_free(struct node *n)
 {
 	node_control_close(n);
+	tunnel_close(n->tun);
+	n->tun = NULL;
+	if (n->tunnel_fd >= 0)
+		close(n->tunnel_fd);
+	n->tunnel_fd = -1;
 	transport_close(n->tp);
 	n->tp = NULL;
 	if (n->bootstrap != NULL) {
@@ -298,6 +333,8 @@ void node_free(struct node *n)
 		free(n->bootstrap);
 		n->bootstrap = NULL;
 	}
+	free(n->sweep_out);
+	n->sweep_out = NULL;
 	if (n->inv != NULL)
 		fwfleet__inventory__free_unpacked(n->inv, NULL);
 	n->inv = NULL;

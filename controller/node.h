@@ -73,6 +73,9 @@ struct node {
 	struct sockaddr_storage peer;	/* where SSH reached the node */
 	socklen_t peer_len;
 	struct sockaddr_storage local;	/* our end of that connection */
+	struct tunnel *tun;		/* --tunnel: forwarding over SSH */
+	uint16_t tunnel_port;		/* on the node: to our HTTPS server */
+	int tunnel_fd;			/* control channel end, until used */
 	char *bootstrap;		/* packed Bootstrap (holds a key) */
 	size_t bootstrap_len;
 	int engine_started;
@@ -83,13 +86,16 @@ struct node {
 	enum talk_phase phase;
 	uint32_t next_id;
 	uint32_t inflight_id;		/* the request awaiting its reply */
+	int channel_up;			/* TLS handshake done */
 	Fwfleet__EngineMsg *reply;	/* the message being handled */
 
 	/* Outcome. */
 	int aborted;
 	int failed;
-	char error[512];
+	char error[1024];
 	Fwfleet__Inventory *inv;	/* owned, from the engine's reply */
+	char *sweep_out;		/* fwfleet cleanup: what was swept */
+	int leftovers;			/* cleanup could not finish */
 	struct node_deploy *dep;	/* deploy runs: owned by deploy.c */
 };
 
@@ -102,6 +108,7 @@ void node_free(struct node *n);
 void node_step_connect(void *arg);
 void node_step_prepare(void *arg);
 void node_step_cleanup(void *arg);
+void node_step_sweep(void *arg);
 
 /* Asks the engine to shut down (the end of the talk). */
 void node_send_shutdown(struct node *n);
@@ -127,9 +134,15 @@ struct deploy_ctx *fleet_deploy_ctx(struct fleet *f);
 void fleet_controller_url(const struct fleet *f, const struct node *n,
     char *url, size_t len);
 const char *fleet_session_id(const struct fleet *f);
+/* fwfleet cleanup: the sessions to sweep, and whether all others too. */
+char **fleet_dead_sessions(const struct fleet *f, size_t *n);
+int fleet_sweep_force(const struct fleet *f);
+int fleet_sweep_only(const struct fleet *f);
 const struct fleet_opts *fleet_opts(const struct fleet *f);
 void fleet_submit(struct fleet *f, struct node *n, void (*step)(void *));
 int fleet_issue_engine_cert(struct fleet *f, struct node *n);
+/* Sets n->workdir: <remote dir>/fwfleet-<session>-<node index>. */
+void fleet_set_workdir(const struct fleet *f, struct node *n);
 void fleet_node_done(struct fleet *f, struct node *n);
 
 /* Node-scoped logging: every line names the node. */

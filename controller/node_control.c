@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,10 +38,36 @@ static void channel_failed(struct node *n, const char *what, const char *why)
 	node_fsm(n, NEV_CHANNEL_FAILED);
 }
 
+/*
+ * The engine started (SSH said so) but its port cannot be reached: a
+ * firewall drops or rejects it. Says what the operator can do.
+ */
+static void port_blocked(struct node *n, const char *how)
+{
+	const struct fleet_opts *o = fleet_opts(n->fleet);
+
+	fw_snprintf(n->step_err, sizeof(n->step_err), "the engine is running "
+	    "but its control port %u cannot be reached (%s), though SSH "
+	    "works: %s", n->engine_port, how, o->open_firewall ?
+	    "the node's own firewall was opened, so a firewall on the way "
+	    "blocks it; use --tunnel to carry the engine's traffic inside "
+	    "SSH" : "a firewall on the node or on the way blocks it; add "
+	    "--open-firewall to open it for this session, or --tunnel to "
+	    "carry the engine's traffic inside SSH");
+	node_fsm(n, NEV_CHANNEL_FAILED);
+}
+
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct node *n = arg;
+	char how[64];
 
+	if (!n->channel_up && n->tun == NULL) {
+		fw_snprintf(how, sizeof(how), "no answer in %d s",
+		    fleet_opts(n->fleet)->ssh.connect_timeout_s);
+		port_blocked(n, how);
+		return;
+	}
 	channel_failed(n, "the engine did not answer in time", "");
 }
 
@@ -89,18 +116,35 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 			    "for this session", err);
 			return;
 		}
+		n->channel_up = 1;
 		node_fsm(n, NEV_CHANNEL_UP);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
+		int e = EVUTIL_SOCKET_ERROR();
+
 		tls_describe_error(ssl, err, sizeof(err));
+		if (err[0] == '\0' && !n->channel_up && n->tun == NULL &&
+		    (e == ECONNREFUSED || e == EHOSTUNREACH ||
+		    e == ENETUNREACH || e == ETIMEDOUT)) {
+			port_blocked(n, strerror(e));
+			return;
+		}
+		if (n->channel_up && (e == ECONNRESET || e == EPIPE)) {
+			channel_failed(n, "the engine dropped the control "
+			    "channel (did it die, or was it killed?)",
+			    strerror(e));
+			return;
+		}
 		if (err[0] == '\0')
-			fw_snprintf(err, sizeof(err), "%s", strerror(errno));
+			fw_snprintf(err, sizeof(err), "%s", strerror(e));
 		channel_failed(n, "control channel to the engine failed",
 		    err);
 	} else if (what & BEV_EVENT_EOF) {
-		channel_failed(n, "the engine closed the control channel",
-		    "");
+		channel_failed(n, EVUTIL_SOCKET_ERROR() == ETIMEDOUT ?
+		    "the connection to the engine timed out (is the network "
+		    "to the node down?)" : "the engine closed the control "
+		    "channel", "");
 	}
 }
 
@@ -110,6 +154,30 @@ static void set_port(struct node *n, struct sockaddr_storage *ss)
 		((struct sockaddr_in6 *)ss)->sin6_port = htons(n->engine_port);
 	else
 		((struct sockaddr_in *)ss)->sin_port = htons(n->engine_port);
+}
+
+/*
+ * A network cut leaves a request waiting for its whole timeout (an
+ * installer's can be an hour): keepalive probes find a dead link sooner,
+ * within the talk timeout (at most 10 s idle) plus three probes 2 s apart.
+ */
+static void watch_link(struct node *n)
+{
+	int fd = bufferevent_getfd(n->bev), on = 1, cnt = 3, intvl = 2;
+	int idle = fleet_opts(n->fleet)->talk_timeout_s;
+	unsigned user_ms;
+
+	if (fd < 0)
+		return;
+	if (idle > 10)
+		idle = 10;
+	user_ms = (unsigned)(idle + cnt * intvl) * 1000;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms,
+	    sizeof(user_ms));
 }
 
 int node_control_open(struct node *n)
@@ -126,8 +194,13 @@ int node_control_open(struct node *n)
 		return FW_ERR_TLS;
 	}
 	n->timer = evtimer_new(base, on_timeout, n);
-	n->bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	/* --tunnel: the pump's socket is connected already. */
+	if (n->tunnel_fd >= 0)
+		evutil_make_socket_nonblocking(n->tunnel_fd);
+	n->bev = bufferevent_openssl_socket_new(base, n->tunnel_fd, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (n->bev != NULL)
+		n->tunnel_fd = -1;
 	if (n->timer == NULL || n->bev == NULL) {
 		if (n->bev == NULL)
 			SSL_free(ssl);
@@ -140,7 +213,11 @@ int node_control_open(struct node *n)
 	bufferevent_setcb(n->bev, on_read, NULL, on_event, n);
 	bufferevent_enable(n->bev, EV_READ | EV_WRITE);
 	set_port(n, &ss);
-	arm_timer(n, 0);
+	/* Connect and handshake within the connect timeout: a firewall that
+	 * drops the port shows quickly, not after the talk timeout. */
+	arm_timer(n, (unsigned)fleet_opts(n->fleet)->ssh.connect_timeout_s);
+	if (n->tun != NULL)
+		return 0;
 	/* An immediate failure is also raised through on_event, which
 	 * reports it; the caller's cleanup is then a no-op. */
 	if (bufferevent_socket_connect(n->bev, (struct sockaddr *)&ss,
@@ -150,6 +227,7 @@ int node_control_open(struct node *n)
 		    strerror(errno));
 		return FW_ERR_SYSTEM;
 	}
+	watch_link(n);
 	return 0;
 }
 

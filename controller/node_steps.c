@@ -3,6 +3,8 @@
  * step touches only its own node and sets step_rc / step_err; the FSM
  * acts on them back on the loop thread.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +15,11 @@
 #include "fleet.h"
 #include "log.h"
 #include "node.h"
+#include "tunnel.h"
 #include "util.h"
 
 #define SHIP_TIMEOUT_MS		120000
-#define CLEANUP_TIMEOUT_MS	30000
+#define CLEANUP_TIMEOUT_MS	15000
 
 /* Runs cmd; a non-zero exit becomes FW_ERR_REMOTE with what/stderr. */
 static int run(struct node *n, const char *what, const char *cmd,
@@ -42,6 +45,28 @@ static int run(struct node *n, const char *what, const char *cmd,
 	return 0;
 }
 
+/*
+ * --tunnel: the node's sshd forwards a port on its loopback to our HTTPS
+ * server (deploy runs; an inventory needs none), which the engine is
+ * told as the controller's URL.
+ */
+static int open_tunnel(struct node *n)
+{
+	struct sockaddr_in https = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int deploying = fleet_deploy_ctx(n->fleet) != NULL;
+	char err[400];
+
+	https.sin_port = htons(fleet_opts(n->fleet)->https_port);
+	if (tunnel_open(n->tp, deploying ? (struct sockaddr *)&https : NULL,
+	    sizeof(https), &n->tunnel_port, &n->tun, err, sizeof(err)) != 0) {
+		fw_snprintf(n->step_err, sizeof(n->step_err), "--tunnel: %s",
+		    err);
+		return FW_ERR_SSH;
+	}
+	return 0;
+}
+
 void node_step_connect(void *arg)
 {
 	struct node *n = arg;
@@ -57,6 +82,8 @@ void node_step_connect(void *arg)
 		    "the node's address from the SSH connection");
 		n->step_rc = FW_ERR_INTERNAL;
 	}
+	if (n->step_rc == 0 && o->tunnel)
+		n->step_rc = open_tunnel(n);
 }
 
 /*
@@ -90,7 +117,16 @@ static const char ship_script[] =
 	"[ \"$(wc -c < \"$d/fwfleet-engine\")\" -eq %zu ] || "
 	"{ echo 'short write (disk full?)' >&2; exit 93; }\n"
 	"chmod 700 \"$d/fwfleet-engine\" || exit 93\n"
+	"%s";
+
+/* What the ship script ends with: start the engine, or (fwfleet cleanup)
+ * run its sweep and remove it again. */
+static const char start_tail[] =
 	"exec \"$d/fwfleet-engine\" start --bootstrap \"$d/bootstrap\"\n";
+static const char sweep_tail[] =
+	"\"$d/fwfleet-engine\" sweep --remote-dir %s%s%s; r=$?\n"
+	"rm -rf -- \"$d\"\n"
+	"exit $r\n";
 
 #define SHIP_NO_GZIP	95
 
@@ -107,6 +143,21 @@ static const char *ship_step(int exit_status)
 	return "cannot start the engine";
 }
 
+/* Logs the engine's "NOTE <text>" lines (what its sweep removed) and
+ * returns its READY line. */
+static const char *engine_notes(struct node *n, const char *out)
+{
+	size_t len;
+
+	while (strncmp(out, "NOTE ", 5) == 0) {
+		len = strcspn(out, "\n");
+		node_log(n, LOG_LVL_INFO, "left by an earlier session: %.*s",
+		    (int)len - 5, out + 5);
+		out += len + (out[len] == '\n');
+	}
+	return out;
+}
+
 /* Parses "READY <port> sha256=<hex>" and checks the engine's hash. */
 static int parse_ready(struct node *n, const struct engine_image *img,
     const char *out)
@@ -114,6 +165,7 @@ static int parse_ready(struct node *n, const struct engine_image *img,
 	char line[160], *sha;
 	long port;
 
+	out = engine_notes(n, out);
 	if (strncmp(out, "READY ", 6) != 0 ||
 	    fw_snprintf(line, sizeof(line), "%s", out + 6) != 0 ||
 	    (sha = strstr(line, " sha256=")) == NULL)
@@ -139,7 +191,8 @@ bad:
 
 /* Runs the ship script once, with the engine compressed or not. */
 static int ship_once(struct node *n, const struct engine_image *img,
-    int gz, struct exec_result *res, char *err, size_t errlen)
+    int gz, const char *tail, struct exec_result *res, char *err,
+    size_t errlen)
 {
 	struct iovec in[2];
 	char *d = fw_sh_quote(n->workdir), *cmd;
@@ -147,7 +200,7 @@ static int ship_once(struct node *n, const struct engine_image *img,
 
 	cmd = xasprintf(ship_script, d, gz ? "gzip -dc" : "cat",
 	    gz ? "command -v gzip >/dev/null || exit 95\n" : "",
-	    n->bootstrap_len, n->bootstrap_len, img->len);
+	    n->bootstrap_len, n->bootstrap_len, img->len, tail);
 	in[0].iov_base = n->bootstrap;
 	in[0].iov_len = n->bootstrap_len;
 	in[1].iov_base = (void *)(uintptr_t)(gz ? img->gz : img->data);
@@ -159,6 +212,49 @@ static int ship_once(struct node *n, const struct engine_image *img,
 	return r;
 }
 
+/*
+ * Ships the engine and runs the script's tail; a failure is described in
+ * step_err. Returns 0 when the script exited 0 (*res holds its output).
+ */
+static int ship(struct node *n, const struct engine_image *img,
+    const char *tail, struct exec_result *res)
+{
+	char err[256];
+	int r;
+
+	n->engine_started = 1;	/* from here on, cleanup must look */
+	r = ship_once(n, img, fleet_opts(n->fleet)->compress_engine, tail, res,
+	    err, sizeof(err));
+	if (r == 0 && res->exit_status == SHIP_NO_GZIP) {
+		node_log(n, LOG_LVL_DEBUG, "no gzip: shipping uncompressed");
+		exec_result_free(res);
+		r = ship_once(n, img, 0, tail, res, err, sizeof(err));
+	}
+	if (r == FW_ERR_AUTH) {
+		fw_snprintf(n->step_err, sizeof(n->step_err), "%s", err);
+	} else if (r != 0) {
+		fw_snprintf(n->step_err, sizeof(n->step_err), "cannot ship "
+		    "the engine: %s", err);
+	} else if (res->exit_status != 0) {
+		fw_rtrim(res->err);
+		fw_snprintf(n->step_err, sizeof(n->step_err), "%s: %s",
+		    ship_step(res->exit_status), res->err[0] ? res->err :
+		    "failed without a message");
+		r = FW_ERR_REMOTE;
+	}
+	return r;
+}
+
+static const struct engine_image *node_image(struct node *n)
+{
+	const struct engine_image *img;
+	char err[256];
+
+	if ((img = engine_image_get("linux-x86_64", err, sizeof(err))) == NULL)
+		fw_snprintf(n->step_err, sizeof(n->step_err), "%s", err);
+	return img;
+}
+
 void node_step_prepare(void *arg)
 {
 	struct node *n = arg;
@@ -167,35 +263,18 @@ void node_step_prepare(void *arg)
 	char err[256];
 	int r = FW_ERR_NOT_FOUND;
 
-	if ((img = engine_image_get("linux-x86_64", err, sizeof(err))) == NULL) {
-		fw_snprintf(n->step_err, sizeof(n->step_err), "%s", err);
+	if ((img = node_image(n)) == NULL)
 		goto out;
-	}
-	n->engine_started = 1;	/* from here on, cleanup must look */
-	r = ship_once(n, img, fleet_opts(n->fleet)->compress_engine, &res, err,
-	    sizeof(err));
-	if (r == 0 && res.exit_status == SHIP_NO_GZIP) {
-		node_log(n, LOG_LVL_DEBUG, "no gzip: shipping uncompressed");
-		exec_result_free(&res);
-		r = ship_once(n, img, 0, &res, err, sizeof(err));
-	}
-	if (r == FW_ERR_AUTH) {
-		fw_snprintf(n->step_err, sizeof(n->step_err), "%s", err);
-	} else if (r != 0) {
-		fw_snprintf(n->step_err, sizeof(n->step_err), "cannot ship "
-		    "the engine: %s", err);
-	} else if (res.exit_status != 0) {
-		fw_rtrim(res.err);
-		fw_snprintf(n->step_err, sizeof(n->step_err), "%s: %s",
-		    ship_step(res.exit_status), res.err[0] ? res.err :
-		    "failed without a message");
-		r = FW_ERR_REMOTE;
-	} else {
+	if ((r = ship(n, img, start_tail, &res)) == 0)
 		r = parse_ready(n, img, res.out);
-	}
 	if (r == 0)
 		node_log(n, LOG_LVL_DEBUG, "engine up on port %u in %s",
 		    n->engine_port, n->workdir);
+	if (r == 0 && n->tun != NULL &&
+	    (r = tunnel_start(n->tun, n->engine_port, &n->tunnel_fd, err,
+	    sizeof(err))) != 0)
+		fw_snprintf(n->step_err, sizeof(n->step_err), "--tunnel: %s",
+		    err);
 out:
 	explicit_bzero(n->bootstrap, n->bootstrap_len);
 	exec_result_free(&res);
@@ -203,52 +282,125 @@ out:
 }
 
 /*
- * Stops an engine that is still running (only if its pid file names a
- * process running the binary from this work directory), removes the work
- * directory, and checks both are gone.
+ * fwfleet cleanup: ships the engine, runs its sweep of what earlier
+ * sessions left (the dead sessions of this controller; with force, every
+ * session without a running engine's controller) and removes it again.
+ * What was swept is in n->sweep_out.
+ */
+void node_step_sweep(void *arg)
+{
+	struct node *n = arg;
+	const struct fleet_opts *o = fleet_opts(n->fleet);
+	const struct engine_image *img;
+	struct exec_result res = { 0 };
+	char *rd, *dead = xstrdup(""), *prev, *q, *tail;
+	size_t i, n_dead;
+	char **ids = fleet_dead_sessions(n->fleet, &n_dead);
+
+	n->step_rc = FW_ERR_NOT_FOUND;
+	if ((img = node_image(n)) == NULL)
+		goto out;
+	for (i = 0; i < n_dead; i++) {
+		prev = dead;
+		q = fw_sh_quote(ids[i]);
+		dead = xasprintf("%s --dead %s", prev, q);
+		free(q);
+		free(prev);
+	}
+	rd = fw_sh_quote(o->remote_dir);
+	tail = xasprintf(sweep_tail, rd, dead, fleet_sweep_force(n->fleet) ?
+	    " --force" : "");
+	n->step_rc = ship(n, img, tail, &res);
+	free(tail);
+	free(rd);
+	if (n->step_rc == 0 || res.exit_status == 1) {
+		fw_rtrim(res.out);
+		n->sweep_out = xstrdup(res.out);
+	}
+	if (n->step_rc == 0)
+		n->engine_started = 0;	/* the script removed it */
+	else if (res.exit_status == 1)
+		fw_snprintf(n->step_err, sizeof(n->step_err), "the sweep could "
+		    "not remove everything");
+out:
+	free(dead);
+	exec_result_free(&res);
+}
+
+/*
+ * Stops an engine of this session that is still running, closes the
+ * firewall rules it held and removes the work directory: the engine's own
+ * sweep does the first two (it finds engines by the binary they run and
+ * rules by their session tag), if its binary is there; then the checks
+ * that nothing is left.
  */
 static const char cleanup_script[] =
 	"d=%s\n"
-	"alive() { [ -d \"/proc/$1\" ] && "
-	"! grep -q '^State:[[:space:]]*Z' \"/proc/$1/status\" 2>/dev/null; }\n"
-	"if [ -r \"$d/engine.pid\" ]; then\n"
-	"  p=$(cat \"$d/engine.pid\")\n"
-	"  case \"$(readlink \"/proc/$p/exe\" 2>/dev/null)\" in\n"
-	"  \"$d\"/*)\n"
-	"    kill \"$p\" 2>/dev/null; i=0\n"
-	"    while alive \"$p\" && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done\n"
-	"    alive \"$p\" && kill -9 \"$p\" 2>/dev/null\n"
-	"    echo killed-engine;;\n"
-	"  esac\n"
+	"if [ -x \"$d/fwfleet-engine\" ]; then\n"
+	"  \"$d/fwfleet-engine\" sweep --remote-dir %s --workdir \"$d\" "
+	"--dead %s || exit 1\n"
 	"fi\n"
 	"rm -rf -- \"$d\" && [ ! -e \"$d\" ]\n";
+
+/*
+ * Runs the cleanup script; if the SSH connection broke (a network cut,
+ * the node's sshd restarted), connects once more and tries again.
+ */
+static int cleanup_exec(struct node *n, const char *cmd,
+    struct exec_result *res)
+{
+	const struct fleet_opts *o = fleet_opts(n->fleet);
+	int r;
+
+	r = run(n, "cleanup failed", cmd, NULL, 0, CLEANUP_TIMEOUT_MS, res);
+	if (r == 0 || r == FW_ERR_REMOTE)
+		return r;
+	node_log(n, LOG_LVL_INFO, "cleanup: %s; connecting again", n->step_err);
+	exec_result_free(res);
+	transport_close(n->tp);
+	if ((r = transport_ssh_connect(n->spec, &o->ssh, &n->tp, n->step_err,
+	    sizeof(n->step_err))) != 0) {
+		n->tp = NULL;
+		return r;
+	}
+	return run(n, "cleanup failed", cmd, NULL, 0, CLEANUP_TIMEOUT_MS, res);
+}
 
 void node_step_cleanup(void *arg)
 {
 	struct node *n = arg;
+	const struct fleet_opts *o = fleet_opts(n->fleet);
 	struct exec_result res = { 0 };
-	char *d, *cmd;
+	char *d, *rd, *cmd, msg[sizeof(n->step_err)];
 
 	n->step_rc = 0;
-	/* An engine that confirmed removing its work directory is exiting
-	 * by itself: no need for another exec. */
+	/* The pump owns the SSH session until it is joined. */
+	tunnel_close(n->tun);
+	n->tun = NULL;
+	/* An engine that confirmed removing its work directory and rules is
+	 * exiting by itself: no need for another exec. */
 	if (n->workdir[0] != '\0' && n->engine_started) {
 		d = fw_sh_quote(n->workdir);
-		cmd = xasprintf(cleanup_script, d);
-		n->step_rc = run(n, "cleanup failed", cmd, NULL, 0,
-		    CLEANUP_TIMEOUT_MS, &res);
-		if (n->step_rc == 0 && strstr(res.out, "killed-engine"))
-			node_log(n, LOG_LVL_DEBUG, "stopped a running engine");
+		rd = fw_sh_quote(o->remote_dir);
+		cmd = xasprintf(cleanup_script, d, rd,
+		    fleet_session_id(n->fleet));
+		n->step_rc = cleanup_exec(n, cmd, &res);
+		if (n->step_rc == 0 && res.out[0] != '\0') {
+			fw_rtrim(res.out);
+			node_log(n, LOG_LVL_INFO, "cleanup: %s", res.out);
+		}
 		if (n->step_rc != 0) {
-			char msg[sizeof(n->step_err)];
-
-			fw_snprintf(msg, sizeof(msg), "%s; %s may remain on "
-			    "the node", n->step_err, n->workdir);
+			fw_snprintf(msg, sizeof(msg), "%s; %s and its firewall "
+			    "rules may remain on the node: its engine removes "
+			    "them after %u s without us, `fwfleet cleanup` "
+			    "at any time", n->step_err, n->workdir,
+			    o->idle_timeout_s);
 			fw_snprintf(n->step_err, sizeof(n->step_err), "%s",
 			    msg);
 		}
 		exec_result_free(&res);
 		free(cmd);
+		free(rd);
 		free(d);
 	}
 	transport_close(n->tp);

@@ -16,6 +16,7 @@
  * passes. Exit status and channel close come through channel callbacks.
  */
 #include "transport.h"
+#include "transport_ssh.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -478,6 +479,16 @@ int transport_local_addr(struct transport *t, struct sockaddr_storage *addr,
     socklen_t *len)
 {
 	return socket_end(t, 0, addr, len);
+}
+
+ssh_session transport_ssh_session(struct transport *t)
+{
+	return t->session;
+}
+
+const char *transport_ssh_host(struct transport *t)
+{
+	return t->host;
 }
 
 void transport_close(struct transport *t)

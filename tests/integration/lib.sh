@@ -200,13 +200,87 @@ node_ssh() {
 	tb_ssh "$(_node_var "$i" ADDR)" "$@"
 }
 
-# snapshot_node I FILE: node I's listening sockets and the processes
-# running in its namespace, normalized and sorted, so that two snapshots
-# (before/after) can be compared with diff.
+# ruleset_of NS: the namespace's full firewall rule set, as the operator
+# would list it: nft list ruleset, iptables-save and ip6tables-save of both
+# the nf_tables and the legacy backend; counters and time stamps dropped.
+ruleset_of() {
+	local ns=$1 t
+	echo "# nft list ruleset"
+	ip netns exec "$ns" nft list ruleset 2>&1 |
+		sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'
+	for t in iptables-nft-save ip6tables-nft-save iptables-legacy-save ip6tables-legacy-save; do
+		echo "# $t"
+		ip netns exec "$ns" "$t" 2>&1 | sed -E -e '/^#/d' \
+			-e 's/\[[0-9]+:[0-9]+\]/[0:0]/'
+	done
+}
+
+# node_firewall I nft|iptables|legacy: node I drops every incoming packet
+# but SSH (port 22), loopback and replies, with the named tool; what a
+# locked-down production server does.
+node_firewall() {
+	local ns
+	ns=$(_node_var "$1" NS)
+	case $2 in
+	nft)
+		ip netns exec "$ns" nft -f - <<-'EOF'
+		table inet hostfw {
+			chain input {
+				type filter hook input priority filter; policy drop;
+				ct state established,related accept
+				iif lo accept
+				tcp dport 22 accept
+				meta l4proto ipv6-icmp accept
+			}
+		}
+		EOF
+		;;
+	iptables | legacy)
+		local v4=iptables-nft v6=ip6tables-nft
+		[ "$2" = legacy ] && { v4=iptables-legacy; v6=ip6tables-legacy; }
+		for t in "$v4" "$v6"; do
+			ip netns exec "$ns" "$t" -w -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+			ip netns exec "$ns" "$t" -w -A INPUT -i lo -j ACCEPT
+			ip netns exec "$ns" "$t" -w -A INPUT -p tcp --dport 22 -j ACCEPT
+		done
+		ip netns exec "$ns" "$v6" -w -A INPUT -p ipv6-icmp -j ACCEPT
+		ip netns exec "$ns" "$v4" -w -P INPUT DROP
+		ip netns exec "$ns" "$v6" -w -P INPUT DROP
+		;;
+	*) fail "node_firewall: unknown kind $2" ;;
+	esac
+}
+
+# ctl_firewall: the controller's namespace drops incoming connections
+# (replies to its own still come in); ctl_snapshot / ctl_clean WHAT
+# compare its rule set with what it was.
+ctl_firewall() {
+	ip netns exec "$TB_NS" nft -f - <<-'EOF' || fail "controller firewall"
+	table inet ctlfw {
+		chain input {
+			type filter hook input priority filter; policy drop;
+			ct state established,related accept
+			iif lo accept
+			meta l4proto ipv6-icmp accept
+		}
+	}
+	EOF
+}
+ctl_snapshot() { ruleset_of "$TB_NS" >"$SCRATCH/ctl.before"; }
+ctl_clean() {
+	ruleset_of "$TB_NS" >"$SCRATCH/ctl.after"
+	diff -u "$SCRATCH/ctl.before" "$SCRATCH/ctl.after" ||
+		fail "the controller's rule set differs ($1)"
+}
+
+# snapshot_node I FILE: node I's listening sockets, the processes running
+# in its namespace and its firewall rule set, normalized and sorted, so
+# that two snapshots (before/after) can be compared with diff.
 snapshot_node() {
 	local i=$1 file=$2 ns pid cmd
 	ns=$(_node_var "$i" NS)
 	{
+		ruleset_of "$ns"
 		echo "# listening sockets"
 		ip netns exec "$ns" ss -Hlntup | awk '{ print $1, $2, $5, $6, $7 }' | sort
 		echo "# processes"

@@ -129,11 +129,16 @@ pass "a payload changed after indexing is refused before its installer runs"
 cp "$SCRATCH/blob.good" "$blob"
 cut_rule=(OUTPUT -p tcp --dport 63002 -m connbytes --connbytes 2000000:
 	--connbytes-dir reply --connbytes-mode bytes -j REJECT --reject-with tcp-reset)
+# iptables creates its filter table on first use; the test removes it
+# again so that node1's rule set is what it was (check_clean compares).
+had_filter=0
+ip netns exec "$NODE_NS_1" nft list table ip filter >/dev/null 2>&1 && had_filter=1
 ip netns exec "$NODE_NS_1" iptables -A "${cut_rule[@]}" || fail "iptables in node1"
 tb_on_exit "ip netns exec '$NODE_NS_1' iptables -D ${cut_rule[*]} 2>/dev/null"
 deploy "$SCRATCH/d5" "${DEP[@]}" "${ONE[@]}" -r "$SCRATCH/repo3"
 cuts=$(ip netns exec "$NODE_NS_1" iptables -L OUTPUT -v -x -n | awk '/connbytes/ { print $1 }')
 ip netns exec "$NODE_NS_1" iptables -D "${cut_rule[@]}"
+[ "$had_filter" = 1 ] || ip netns exec "$NODE_NS_1" nft delete table ip filter
 assert_eq 0 "$RC" "deploy through a cut connection ($(cat "$SCRATCH/d5.err"))"
 [ "${cuts:-0}" -gt 0 ] || fail "the connection was never cut"
 assert_eq "$want" "$(cat "$NODE_ROOT_1/var/lib/big-payload/sha256")" "payload hash after resuming"
