@@ -230,6 +230,8 @@ static int ship(struct node *n, const struct engine_image *img,
 		exec_result_free(res);
 		r = ship_once(n, img, 0, tail, res, err, sizeof(err));
 	}
+	if (r == FW_ERR_AUTH)
+		n->engine_started = 0;	/* sudo refused: nothing ran */
 	if (r == FW_ERR_AUTH) {
 		fw_snprintf(n->step_err, sizeof(n->step_err), "%s", err);
 	} else if (r != 0) {
