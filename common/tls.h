@@ -22,6 +22,8 @@ enum tls_role { TLS_ROLE_CLIENT, TLS_ROLE_SERVER };
 #define TLS_ROLE_URI_PREFIX "urn:fwfleet:role:"
 #define TLS_ROLE_CONTROLLER "controller"
 #define TLS_ROLE_ENGINE "engine"
+#define TLS_ROLE_DIAG "diag"		/* fwfleet diag: Hello and Diag only */
+#define TLS_AGENT_URI "urn:fwfleet:agent"	/* persistent agents' certs */
 #define TLS_NODE_URI_PREFIX "urn:fwfleet:node:"
 
 /*
