@@ -3,9 +3,12 @@
  * controller, one framed ControllerMsg at a time, dispatched on its case.
  * The dispatcher frees each message; handlers never do.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,16 +16,19 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 
+#include "agent_journal.h"
 #include "deploy.h"
+#include "diag.h"
 #include "engine.h"
 #include "err.h"
-#include "firewall.h"
 #include "inventory.h"
 #include "log.h"
 #include "pki.h"
 #include "platform.h"
 #include "proto.h"
+#include "renew.h"
 #include "tls.h"
 #include "util.h"
 
@@ -36,6 +42,9 @@ struct conn {
 	int hello_done;
 	int stop_after_flush;	/* Shutdown answered: stop once it is sent */
 	const char *closing;	/* close once the output is sent, and why */
+	int tls_up;		/* the handshake completed */
+	int diag;		/* a diag client: Hello and Diag only */
+	char peer[INET6_ADDRSTRLEN];
 };
 
 static void conn_close(struct conn *c, const char *why)
@@ -174,6 +183,37 @@ static int handle_install(struct conn *c, uint32_t id,
 	return reply(c, &m);
 }
 
+static int64_t cert_not_after(const struct engine *e)
+{
+	char subject[256];
+	long long na = 0;
+	X509 *cert = NULL;
+
+	if (pki_cert_from_pem((const char *)e->bs->cert_pem.data,
+	    e->bs->cert_pem.len, &cert) == 0)
+		pki_cert_info(cert, subject, sizeof(subject), &na);
+	X509_free(cert);
+	return na;
+}
+
+/*
+ * A persistent agent takes the session of the controller that drives it
+ * (its certificate must carry it): payload downloads and status pushes
+ * then check the controller's HTTPS server against that session.
+ */
+static int adopt_session(struct conn *c, const char *sid)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	char err[256];
+
+	if (sid[0] == '\0' ||
+	    tls_check_peer_session(ssl, sid, err, sizeof(err)) != 0)
+		return FW_ERR_CERT;
+	free(c->e->bs->session_id);
+	c->e->bs->session_id = xstrdup(sid);
+	return 0;
+}
+
 static int handle_hello(struct conn *c, uint32_t id, const Fwfleet__Hello *h)
 {
 	static char *caps[] = { "inventory", "diag", "shutdown", "stage",
@@ -190,8 +230,16 @@ static int handle_hello(struct conn *c, uint32_t id, const Fwfleet__Hello *h)
 		reply_error(c, id, FW_ERR_UNSUPPORTED, msg);
 		return FW_ERR_PROTOCOL;
 	}
-	if (strcmp(h->session_id, c->e->bs->session_id) != 0) {
+	/* A persistent agent serves any session of its controllers. */
+	if (!engine_persistent(c->e) && !c->diag &&
+	    strcmp(h->session_id, c->e->bs->session_id) != 0) {
 		reply_error(c, id, FW_ERR_CERT, "wrong session");
+		return FW_ERR_PROTOCOL;
+	}
+	if (engine_persistent(c->e) && !c->diag &&
+	    adopt_session(c, h->session_id) != 0) {
+		reply_error(c, id, FW_ERR_CERT, "the controller's certificate "
+		    "is not for the session it names");
 		return FW_ERR_PROTOCOL;
 	}
 	me.protocol_version = FW_PROTOCOL_VERSION;
@@ -199,6 +247,10 @@ static int handle_hello(struct conn *c, uint32_t id, const Fwfleet__Hello *h)
 	me.n_capabilities = sizeof(caps) / sizeof(caps[0]);
 	me.capabilities = caps;
 	me.session_id = c->e->bs->session_id;
+	me.mode = (char *)c->e->mode;
+	me.cert_not_after_unix = cert_not_after(c->e);
+	me.interrupted = agent_journal_interrupted(c->e->journal,
+	    &me.n_interrupted);
 	m.id = id;
 	m.msg_case = FWFLEET__ENGINE_MSG__MSG_HELLO;
 	m.hello = &me;
@@ -226,51 +278,16 @@ static int handle_inventory(struct conn *c, uint32_t id)
 	return r;
 }
 
-static void cert_details(struct engine *e, Fwfleet__Diag *d, char *subj,
-    size_t subjlen)
-{
-	X509 *cert = NULL;
-	long long not_after = 0;
-
-	if (pki_cert_from_pem((const char *)e->bs->cert_pem.data,
-	    e->bs->cert_pem.len, &cert) == 0 &&
-	    pki_cert_info(cert, subj, subjlen, &not_after) == 0) {
-		d->cert_subject = subj;
-		d->cert_not_after_unix = not_after;
-	}
-	X509_free(cert);
-}
-
 static int handle_diag(struct conn *c, uint32_t id)
 {
 	Fwfleet__EngineMsg m = FWFLEET__ENGINE_MSG__INIT;
-	Fwfleet__Diag d = FWFLEET__DIAG__INIT;
-	struct engine *e = c->e;
-	char subj[256];
-	size_t i;
 	int r;
 
-	d.version = (char *)FWFLEET_VERSION;
-	d.mode = (char *)"ephemeral";
-	d.state = (char *)(deploy_activity(e->deploy) != NULL ?
-	    deploy_activity(e->deploy) : e->state);
-	d.uptime_s = (fw_now_ms() - e->started_ms) / 1000;
-	d.pid = (uint32_t)getpid();
-	d.workdir = e->bs->workdir;
-	d.session_id = e->bs->session_id;
-	d.last_seen_unix = (int64_t)e->last_seen_wall;
-	d.port = e->port;
-	d.idle_timeout_s = e->idle_timeout_s;
-	cert_details(e, &d, subj, sizeof(subj));
-	d.n_firewall_rules = firewall_count(e->fw);
-	d.firewall_rules = xcalloc(d.n_firewall_rules + 1, sizeof(char *));
-	for (i = 0; i < d.n_firewall_rules; i++)
-		d.firewall_rules[i] = (char *)firewall_rule(e->fw, i);
 	m.id = id;
 	m.msg_case = FWFLEET__ENGINE_MSG__MSG_DIAG;
-	m.diag = &d;
+	m.diag = diag_collect(c->e);
 	r = reply(c, &m);
-	free(d.firewall_rules);
+	fwfleet__diag__free_unpacked(m.diag, NULL);
 	return r;
 }
 
@@ -282,14 +299,23 @@ static int handle_shutdown(struct conn *c, uint32_t id,
 	char detail[512] = "";
 
 	deploy_quiesce(c->e->deploy, 1000);
-	if (req->remove_workdir)
+	if (req->remove_workdir && !engine_persistent(c->e))
 		engine_release(c->e, detail, sizeof(detail));
-	sr.workdir_removed = c->e->workdir_removed;
+	/* An agent keeps nothing of a session: its staged payloads go. */
+	if (engine_persistent(c->e) &&
+	    platform_remove_workdir(c->e->bs->workdir) != 0)
+		fw_snprintf(detail, sizeof(detail), "cannot remove %s: %s",
+		    c->e->bs->workdir, strerror(errno));
+	/* An agent stays; nothing of the controller's session is left. */
+	sr.workdir_removed = c->e->workdir_removed || engine_persistent(c->e);
 	sr.detail = detail;
 	m.id = id;
 	m.msg_case = FWFLEET__ENGINE_MSG__MSG_SHUTDOWN;
 	m.shutdown = &sr;
-	c->stop_after_flush = 1;
+	if (engine_persistent(c->e))
+		c->closing = "session over";
+	else
+		c->stop_after_flush = 1;
 	return reply(c, &m);
 }
 
@@ -333,8 +359,67 @@ static int handle_reboot(struct conn *c, uint32_t id,
 }
 
 /* Returns non-zero when the connection must be closed. */
+static int handle_renew(struct conn *c, uint32_t id)
+{
+	Fwfleet__EngineMsg m = FWFLEET__ENGINE_MSG__INIT;
+	Fwfleet__RenewCsr rc = FWFLEET__RENEW_CSR__INIT;
+	char err[256], *csr;
+	size_t len;
+	int r;
+
+	if ((r = renew_begin(c->e, &csr, &len, err, sizeof(err))) != 0)
+		return reply_error(c, id, r, err);
+	rc.csr_pem.data = (uint8_t *)csr;
+	rc.csr_pem.len = len;
+	m.id = id;
+	m.msg_case = FWFLEET__ENGINE_MSG__MSG_RENEW_CSR;
+	m.renew_csr = &rc;
+	r = reply(c, &m);
+	free(csr);
+	return r;
+}
+
+static int handle_renew_cert(struct conn *c, uint32_t id,
+    const Fwfleet__RenewCert *rc)
+{
+	Fwfleet__EngineMsg m = FWFLEET__ENGINE_MSG__INIT;
+	Fwfleet__RenewDone rd = FWFLEET__RENEW_DONE__INIT;
+	char err[256] = "";
+
+	rd.ok = renew_finish(c->e, rc->cert_pem.data, rc->cert_pem.len,
+	    &rd.not_after_unix, err, sizeof(err)) == 0;
+	rd.error = err;
+	m.id = id;
+	m.msg_case = FWFLEET__ENGINE_MSG__MSG_RENEW_DONE;
+	m.renew_done = &rd;
+	return reply(c, &m);
+}
+
+/*
+ * A diag client only looks: Hello and Diag. It is not the controller, so
+ * it never resets the idle watchdog nor last_seen: an orphaned engine
+ * cleans up on time however often it is asked.
+ */
+static int dispatch_diag(struct conn *c, const Fwfleet__ControllerMsg *msg)
+{
+	switch (msg->msg_case) {
+	case FWFLEET__CONTROLLER_MSG__MSG_HELLO:
+		return handle_hello(c, msg->id, msg->hello);
+	case FWFLEET__CONTROLLER_MSG__MSG_DIAG:
+		if (c->hello_done)
+			return handle_diag(c, msg->id);
+		reply_error(c, msg->id, FW_ERR_PROTOCOL, "send Hello first");
+		return FW_ERR_PROTOCOL;
+	default:
+		return reply_error(c, msg->id, FW_ERR_PROTOCOL,
+		    "not allowed for a diag client");
+	}
+}
+
 static int dispatch(struct conn *c, const Fwfleet__ControllerMsg *msg)
 {
+	if (c->diag)
+		return dispatch_diag(c, msg);
 	engine_touch(c->e);
 	if (msg->msg_case == FWFLEET__CONTROLLER_MSG__MSG_HELLO)
 		return handle_hello(c, msg->id, msg->hello);
@@ -355,6 +440,10 @@ static int dispatch(struct conn *c, const Fwfleet__ControllerMsg *msg)
 		return handle_install(c, msg->id, msg->install);
 	case FWFLEET__CONTROLLER_MSG__MSG_REBOOT:
 		return handle_reboot(c, msg->id, msg->reboot);
+	case FWFLEET__CONTROLLER_MSG__MSG_RENEW:
+		return handle_renew(c, msg->id);
+	case FWFLEET__CONTROLLER_MSG__MSG_RENEW_CERT:
+		return handle_renew_cert(c, msg->id, msg->renew_cert);
 	case FWFLEET__CONTROLLER_MSG__MSG_CANCEL:
 		/* No reply of its own: the running operation's reply says
 		 * it was cancelled. */
@@ -402,6 +491,75 @@ static void on_write(struct bufferevent *bev, void *arg)
 		conn_close(c, c->closing);
 }
 
+/*
+ * Who may drive us: the controller of our session; for a persistent
+ * agent, any controller its CA signed (the TLS handshake checked the CA).
+ */
+static int peer_check(struct engine *e, SSL *ssl, char *err, size_t errlen)
+{
+	char role[64];
+
+	if (!engine_persistent(e))
+		return tls_check_peer(ssl, e->bs->session_id,
+		    TLS_ROLE_CONTROLLER, err, errlen);
+	if (tls_peer_uri_suffix(ssl, TLS_ROLE_URI_PREFIX, role,
+	    sizeof(role)) == 0 && strcmp(role, TLS_ROLE_CONTROLLER) == 0)
+		return 0;
+	fw_snprintf(err, errlen, "the peer is not a controller (role '%s')",
+	    role);
+	return FW_ERR_CERT;
+}
+
+/*
+ * Besides the controller, a diag client (role diag, any session, signed
+ * by our CA) may look, on at most half of the connection slots.
+ */
+static int peer_accept(struct conn *c, SSL *ssl, char *err, size_t errlen)
+{
+	char why[256];
+	int i, n = 0;
+
+	if (peer_check(c->e, ssl, err, errlen) == 0)
+		return 0;
+	if (tls_check_peer_role(ssl, TLS_ROLE_DIAG, why, sizeof(why)) != 0)
+		return FW_ERR_CERT;
+	for (i = 0; i < ENGINE_MAX_CONNS; i++)
+		n += c->e->conns[i] != NULL && c->e->conns[i]->diag;
+	if (n >= ENGINE_MAX_CONNS / 2) {
+		fw_snprintf(err, errlen, "too many diag clients at once");
+		return FW_ERR_AGAIN;
+	}
+	c->diag = 1;
+	return 0;
+}
+
+/*
+ * A handshake that failed: noted for diag when TLS says why (a port
+ * scanner that only connects and drops is not worth it).
+ */
+static void handshake_failed(struct conn *c, char *err, size_t errlen)
+{
+	long v = SSL_get_verify_result(bufferevent_openssl_get_ssl(c->bev));
+	unsigned long e, first = 0;
+	const char *reason;
+
+	/* libevent moved OpenSSL's errors to the bufferevent. */
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+		if (first == 0)
+			first = e;
+	err[0] = '\0';
+	if (v != X509_V_OK)
+		fw_snprintf(err, errlen, "peer certificate rejected: %s",
+		    X509_verify_cert_error_string(v));
+	else if (first != 0)
+		fw_snprintf(err, errlen, "TLS: %s",
+		    (reason = ERR_reason_error_string(first)) != NULL ?
+		    reason : "unknown error");
+	if (err[0] != '\0')
+		engine_note_error(c->e, "refused a control connection from "
+		    "%s: %s", c->peer, err);
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -410,14 +568,19 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
-		if (tls_check_peer(ssl, c->e->bs->session_id,
-		    TLS_ROLE_CONTROLLER, err,
-		    sizeof(err)) != 0)
+		c->tls_up = 1;
+		if (peer_accept(c, ssl, err, sizeof(err)) != 0) {
+			engine_note_error(c->e, "refused a control connection "
+			    "from %s: %s", c->peer, err);
 			conn_close(c, err);
+		}
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
-		tls_drain_errors(err, sizeof(err));
+		if (!c->tls_up)
+			handshake_failed(c, err, sizeof(err));
+		else
+			tls_drain_errors(err, sizeof(err));
 		conn_close(c, err[0] ? err : strerror(errno));
 	} else if (what & BEV_EVENT_EOF) {
 		conn_close(c, "closed by peer");
@@ -427,6 +590,27 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	conn_close(arg, "no Hello within the handshake deadline");
+}
+
+/* The peer's address, for notes ("198.18.0.1", "2001:db8::1"). */
+static void peer_name(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl = sizeof(ss);
+
+	fw_snprintf(buf, len, "?");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, buf,
+		    (socklen_t)len);
+	else if (ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf,
+		    (socklen_t)len);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)len);
 }
 
 void control_accept(struct engine *e, int fd)
@@ -446,6 +630,7 @@ void control_accept(struct engine *e, int fd)
 	c = xcalloc(1, sizeof(*c));
 	c->e = e;
 	c->slot = slot;
+	peer_name(fd, c->peer, sizeof(c->peer));
 	c->bev = bufferevent_openssl_socket_new(e->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {

@@ -1,5 +1,7 @@
 #include "deploy.h"
 
+#include "agent_journal.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "diag.h"
 #include "engine.h"
 #include "err.h"
 #include "fetch.h"
@@ -35,6 +38,10 @@ struct deploy {
 	char activity[160];
 	struct staged staged[DEPLOY_MAX_STAGED];
 	size_t n_staged;
+	char job_id[64];		/* of the last Stage or Install */
+	struct deploy_component *comps;	/* that job's, for Diag */
+	size_t n_comps;
+	size_t cur;			/* the operation's (n_comps: none) */
 };
 
 /* A name that is safe as one path component. */
@@ -63,7 +70,7 @@ static int make_staging_dir(const struct deploy *d, const char *id,
 	char dir[1024];
 
 	fw_snprintf(dir, sizeof(dir), "%s/staging", d->e->bs->workdir);
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+	if (fw_mkdirs(dir, 0700) != 0)
 		goto fail;
 	staging_dir(d, id, dir, sizeof(dir));
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
@@ -74,17 +81,76 @@ fail:
 	return FW_ERR_SYSTEM;
 }
 
+/*
+ * The operation's component as Diag shows it. An installer's phases carry
+ * no bytes: the staged ones stay. A fetch's percent is of its bytes; an
+ * installer's is unknown (0) until it is done.
+ */
+static void track_phase(struct deploy *d, Fwfleet__Phase phase,
+    uint64_t done, uint64_t total, const char *error)
+{
+	struct deploy_component *c;
+
+	if (d->cur >= d->n_comps)
+		return;
+	c = &d->comps[d->cur];
+	c->phase = phase;
+	if (total != 0 || phase == FWFLEET__PHASE__PHASE_DOWNLOADING) {
+		c->bytes_done = done;
+		c->bytes_total = total;
+	}
+	if (phase == FWFLEET__PHASE__PHASE_DOWNLOADING ||
+	    phase == FWFLEET__PHASE__PHASE_VERIFYING)
+		c->percent = total ? (unsigned)(done * 100 / total) : 100;
+	else if (phase == FWFLEET__PHASE__PHASE_INSTALLING)
+		c->percent = 0;
+	else if (phase == FWFLEET__PHASE__PHASE_DONE)
+		c->percent = 100;
+	fw_snprintf(c->error, sizeof(c->error), "%s",
+	    error != NULL ? error : "");
+}
+
 static void push_phase(struct deploy *d, Fwfleet__Phase phase, uint64_t done,
     uint64_t total, Fwfleet__InstallOutcome outcome, const char *error)
 {
+	track_phase(d, phase, done, total, error);
 	if (d->pusher != NULL)
 		status_push_phase(d->pusher, d->op_component, phase, done,
 		    total, outcome, error);
 }
 
-static void op_begin(struct deploy *d, uint32_t id, const char *what,
-    const char *component)
+/* A new job forgets the last one's components. */
+static void track_begin(struct deploy *d, const char *job_id,
+    const char *component, const char *version)
 {
+	struct deploy_component *c;
+	size_t i;
+
+	if (strcmp(job_id, d->job_id) != 0) {
+		fw_snprintf(d->job_id, sizeof(d->job_id), "%.63s", job_id);
+		d->n_comps = 0;
+	}
+	for (i = 0; i < d->n_comps; i++)
+		if (strcmp(d->comps[i].id, component) == 0)
+			break;
+	d->cur = i;
+	if (i == d->n_comps) {
+		if (d->n_comps == DEPLOY_MAX_STAGED)
+			return;		/* d->cur: none */
+		d->comps = xrealloc(d->comps, d->n_comps + 1, sizeof(*c));
+		c = &d->comps[d->n_comps++];
+		memset(c, 0, sizeof(*c));
+		fw_snprintf(c->id, sizeof(c->id), "%.127s", component);
+	}
+	fw_snprintf(d->comps[i].version, sizeof(d->comps[i].version), "%.63s",
+	    version);
+}
+
+static void op_begin(struct deploy *d, uint32_t id, const char *what,
+    const char *component, const char *version, const char *job_id)
+{
+	track_begin(d, job_id, component, version);
+	agent_journal_begin(d->e->journal, job_id, what, component, version);
 	d->op_id = id;
 	fw_snprintf(d->op_component, sizeof(d->op_component), "%s", component);
 	fw_snprintf(d->activity, sizeof(d->activity), "%s %s", what,
@@ -93,6 +159,9 @@ static void op_begin(struct deploy *d, uint32_t id, const char *what,
 
 static void op_end(struct deploy *d)
 {
+	agent_journal_end(d->e->journal, d->cur < d->n_comps &&
+	    d->comps[d->cur].phase != FWFLEET__PHASE__PHASE_FAILED ? "done" :
+	    "failed");
 	d->activity[0] = '\0';
 	engine_activity(d->e);
 }
@@ -140,7 +209,8 @@ static void on_fetch_done(void *arg, const struct fetch_result *res)
 	sr.error = (char *)res->error;
 	sr.bytes_fetched = res->bytes_fetched;
 	if (!sr.ok) {
-		log_error("staging %s failed: %s", d->op_component, res->error);
+		engine_note_error(d->e, "staging %s failed: %s",
+		    d->op_component, res->error);
 		push_phase(d, FWFLEET__PHASE__PHASE_FAILED, 0, 0,
 		    FWFLEET__INSTALL_OUTCOME__OUTCOME_FAILED, res->error);
 	} else {
@@ -153,6 +223,43 @@ static void on_fetch_done(void *arg, const struct fetch_result *res)
 	control_reply_later(d->e, d->op_id, &m);
 }
 
+
+/* The TLS client context for the controller's HTTPS server. */
+static SSL_CTX *client_ctx(const Fwfleet__Bootstrap *bs, char *err,
+    size_t errlen)
+{
+	return tls_ctx_new(TLS_ROLE_CLIENT,
+	    (const char *)bs->ca_cert_pem.data, bs->ca_cert_pem.len,
+	    (const char *)bs->cert_pem.data, bs->cert_pem.len,
+	    (const char *)bs->key_pem.data, bs->key_pem.len, err, errlen);
+}
+
+/*
+ * A persistent agent learns where to report from each session's first
+ * stage request (the controller's URLs; the session came with Hello), and
+ * makes its TLS client context anew, so that a renewed certificate is
+ * the one it presents.
+ */
+static int agent_session(struct deploy *d, const Fwfleet__StageRequest *req,
+    char *err, size_t errlen)
+{
+	const Fwfleet__Bootstrap *bs = d->e->bs;
+	struct status_target t = { 0 };
+	SSL_CTX *ctx;
+
+	if (!engine_persistent(d->e) || d->pusher != NULL)
+		return 0;
+	if ((ctx = client_ctx(bs, err, errlen)) == NULL)
+		return FW_ERR_TLS;
+	SSL_CTX_free(d->ctx);
+	d->ctx = ctx;
+	t.ssl_ctx = d->ctx;
+	t.session_id = bs->session_id;
+	t.node_name = bs->node_name;
+	t.base_urls = (const char *const *)req->base_urls;
+	t.n_base_urls = req->n_base_urls;
+	return status_pusher_new(&t, &d->pusher, err, errlen);
+}
 
 int deploy_stage(struct deploy *d, uint32_t id, const Fwfleet__StageRequest *req,
     char *err, size_t errlen)
@@ -177,18 +284,23 @@ int deploy_stage(struct deploy *d, uint32_t id, const Fwfleet__StageRequest *req
 			    req->files[i]->name);
 			return FW_ERR_INVALID;
 		}
-	if ((r = make_staging_dir(d, req->component_id, err, errlen)) != 0)
+	if ((r = agent_session(d, req, err, errlen)) != 0 ||
+	    (r = make_staging_dir(d, req->component_id, err, errlen)) != 0)
 		return r;
 	staging_dir(d, req->component_id, dir, sizeof(dir));
 	job.req = req;
 	job.staging_dir = dir;
 	job.ssl_ctx = d->ctx;
 	job.session_id = d->e->bs->session_id;
-	op_begin(d, id, "staging", req->component_id);
+	op_begin(d, id, "staging", req->component_id, req->version,
+	    req->job_id);
 	r = fetch_start(d->e->base, &job, on_fetch_progress, on_fetch_done, d,
 	    &d->fetch, err, errlen);
 	if (r != 0) {
 		d->activity[0] = '\0';
+		track_phase(d, FWFLEET__PHASE__PHASE_FAILED, 0, 0, err);
+		engine_note_error(d->e, "cannot stage %s: %s",
+		    req->component_id, err);
 		return r;
 	}
 	/* The files are staged once the fetch succeeds; noting their names
@@ -221,6 +333,12 @@ static void on_install_done(void *arg, const struct install_result *res)
 	    d->op_component, res->exit_code, res->outcome,
 	    res->timed_out ? ", timed out" : "",
 	    res->cancelled ? ", cancelled" : "");
+	if (!ok)
+		engine_note_error(d->e, "installing %s failed (exit %d%s%s)"
+		    "%s%s", d->op_component, res->exit_code,
+		    res->timed_out ? ", timed out" : "",
+		    res->cancelled ? ", cancelled" : "",
+		    res->error[0] ? ": " : "", res->error);
 	push_phase(d, ok ? FWFLEET__PHASE__PHASE_DONE :
 	    FWFLEET__PHASE__PHASE_FAILED, 0, 0, res->outcome,
 	    res->error[0] ? res->error : NULL);
@@ -294,11 +412,15 @@ int deploy_install(struct deploy *d, uint32_t id,
 	spec.staging_dir = dir;
 	spec.payloads = (const char *const *)st->files;
 	spec.n_payloads = st->n_files;
-	op_begin(d, id, "installing", req->component_id);
+	op_begin(d, id, "installing", req->component_id, req->version,
+	    req->job_id);
 	r = install_start(d->e->base, &spec, NULL, on_install_done, d,
 	    &d->inst, err, errlen);
 	if (r != 0) {
 		d->activity[0] = '\0';
+		track_phase(d, FWFLEET__PHASE__PHASE_FAILED, 0, 0, err);
+		engine_note_error(d->e, "cannot start the installer of %s: %s",
+		    req->component_id, err);
 		return r;
 	}
 	push_phase(d, FWFLEET__PHASE__PHASE_INSTALLING, 0, 0,
@@ -319,6 +441,18 @@ void deploy_cancel(struct deploy *d, int kill_running)
 const char *deploy_activity(const struct deploy *d)
 {
 	return d != NULL && d->activity[0] != '\0' ? d->activity : NULL;
+}
+
+const char *deploy_job_id(const struct deploy *d)
+{
+	return d != NULL ? d->job_id : "";
+}
+
+const struct deploy_component *deploy_components(const struct deploy *d,
+    size_t *n)
+{
+	*n = d != NULL ? d->n_comps : 0;
+	return d != NULL ? d->comps : NULL;
 }
 
 /* --- life cycle -------------------------------------------------------- */
@@ -355,10 +489,7 @@ int deploy_new(struct engine *e, struct deploy **out, char *err,
 
 	*out = NULL;
 	d->e = e;
-	d->ctx = tls_ctx_new(TLS_ROLE_CLIENT,
-	    (const char *)bs->ca_cert_pem.data, bs->ca_cert_pem.len,
-	    (const char *)bs->cert_pem.data, bs->cert_pem.len,
-	    (const char *)bs->key_pem.data, bs->key_pem.len, err, errlen);
+	d->ctx = client_ctx(bs, err, errlen);
 	if (d->ctx == NULL)
 		goto out;
 	if ((r = make_pusher(d, err, errlen)) != 0)
@@ -386,5 +517,6 @@ void deploy_free(struct deploy *d)
 		free(d->staged[i].id);
 	}
 	SSL_CTX_free(d->ctx);
+	free(d->comps);
 	free(d);
 }

@@ -51,6 +51,26 @@ void deploy_cancel(struct deploy *d, int kill_running);
  * "installing hpe-i40e-fw". */
 const char *deploy_activity(const struct deploy *d);
 
+/* Where one component of the current job stands, for Diag. */
+struct deploy_component {
+	char id[128];
+	char version[64];
+	Fwfleet__Phase phase;
+	unsigned percent;		/* of the phase's bytes; 100: done */
+	uint64_t bytes_done;		/* staged; kept while installing */
+	uint64_t bytes_total;
+	char error[256];		/* "" unless FAILED */
+};
+
+/*
+ * The job the controller named in its last Stage or Install ("" none:
+ * an older controller, or nothing asked yet), and that job's components
+ * in the order first asked for (*n of them; NULL when d is NULL).
+ */
+const char *deploy_job_id(const struct deploy *d);
+const struct deploy_component *deploy_components(const struct deploy *d,
+    size_t *n);
+
 /*
  * Before Shutdown is answered: sends the status pushes still queued (for
  * at most flush_ms) and stops pushing, so that once the controller has

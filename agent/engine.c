@@ -11,7 +11,9 @@
 
 #include <event2/event.h>
 
+#include "agent_journal.h"
 #include "deploy.h"
+#include "diag.h"
 #include "err.h"
 #include "firewall.h"
 #include "log.h"
@@ -87,6 +89,7 @@ int engine_new(Fwfleet__Bootstrap *bs, const char *sysroot,
 	*out = NULL;
 	e->listen_fd = -1;
 	e->sysroot = sysroot;
+	e->diag = diag_new();
 	e->idle_timeout_s = bs->idle_timeout_s ? bs->idle_timeout_s :
 	    FW_IDLE_TIMEOUT_S;
 	e->ssl_ctx = tls_ctx_new(TLS_ROLE_SERVER,
@@ -107,6 +110,7 @@ int engine_new(Fwfleet__Bootstrap *bs, const char *sysroot,
 	}
 	e->bs = bs;
 	e->state = "starting";
+	e->mode = "ephemeral";
 	*out = e;
 	e = NULL;
 	r = 0;
@@ -215,7 +219,7 @@ int engine_release(struct engine *e, char *detail, size_t len)
 	if (close_firewall(e, why, sizeof(why)) != 0) {
 		fw_snprintf(detail, len, "cannot close the firewall rules: %s",
 		    why);
-		log_error("%s", detail);
+		engine_note_error(e, "%s", detail);
 		return FW_ERR_SYSTEM;
 	}
 	if (e->bs->workdir[0] == '\0')
@@ -223,11 +227,29 @@ int engine_release(struct engine *e, char *detail, size_t len)
 	if (platform_remove_workdir(e->bs->workdir) != 0) {
 		fw_snprintf(detail, len, "cannot remove %s: %s",
 		    e->bs->workdir, strerror(errno));
-		log_error("%s", detail);
+		engine_note_error(e, "%s", detail);
 		return FW_ERR_SYSTEM;
 	}
 	e->workdir_removed = 1;
 	return 0;
+}
+
+void engine_self_sha256(const char *path, char hex[65])
+{
+	char *data = NULL;
+	size_t len = 0;
+
+	if (fw_read_file(path, 256u << 20, &data, &len) != 0) {
+		fw_snprintf(hex, 65, "unknown");
+		return;
+	}
+	fw_sha256_hex(data, len, hex);
+	free(data);
+}
+
+int engine_persistent(const struct engine *e)
+{
+	return strcmp(e->mode, "persistent") == 0;
 }
 
 void engine_touch(struct engine *e)
@@ -290,8 +312,9 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 	    e->last_seen_ms : e->last_activity_ms;
 	uint64_t idle_ms = fw_now_ms() - last;
 
-	if (deploy_activity(e->deploy) != NULL)
-		return;	/* the controller awaits what runs */
+	if (deploy_activity(e->deploy) != NULL ||
+	    strcmp(e->mode, "persistent") == 0)
+		return;	/* the controller awaits what runs; agents stay */
 	if (idle_ms >= (uint64_t)e->idle_timeout_s * 1000)
 		engine_stop(e, 1, "the controller has been silent for the "
 		    "idle timeout; cleaning up");
@@ -331,13 +354,18 @@ int engine_run(struct engine *e, int ready_fd)
 
 	signal(SIGPIPE, SIG_IGN);
 	e->started_ms = fw_now_ms();
-	engine_touch(e);
+	/* A session's engine was just started by its controller; an agent
+	 * has seen none yet. */
+	if (!engine_persistent(e))
+		engine_touch(e);
 	if ((r = engine_events(e)) != 0) {
 		log_error("cannot set up the event loop: %s", fw_strerror(r));
 		return 1;
 	}
 	if (deploy_new(e, &e->deploy, err, sizeof(err)) != 0)
 		log_warn("deploying is not available: %s", err);
+	if (diag_listen(e, err, sizeof(err)) != 0)
+		log_warn("no local diag socket: %s", err);
 	e->state = "serving";
 	log_info("serving on port %u, session %s, idle timeout %us",
 	    e->port, e->bs->session_id, e->idle_timeout_s);
@@ -358,6 +386,8 @@ void engine_free(struct engine *e)
 	control_close_all(e);
 	deploy_free(e->deploy);
 	e->deploy = NULL;
+	diag_free(e->diag);
+	e->diag = NULL;
 	if (e->listen_ev != NULL)
 		event_free(e->listen_ev);
 	if (e->watchdog_ev != NULL)
@@ -373,6 +403,8 @@ void engine_free(struct engine *e)
 		close(e->listen_fd);
 	free(e->notes);
 	SSL_CTX_free(e->ssl_ctx);
+	EVP_PKEY_free(e->renew_key);
+	agent_journal_close(e->journal);
 	if (e->bs != NULL)
 		fwfleet__bootstrap__free_unpacked(e->bs, NULL);
 	free(e);

@@ -17,6 +17,7 @@ struct event_base;
 struct event;
 struct conn;
 struct deploy;
+struct diag;
 
 #define ENGINE_MAX_CONNS	8
 
@@ -42,7 +43,13 @@ struct engine {
 	struct firewall *fw;		/* rules held open (--open-firewall) */
 	char *notes;			/* "NOTE ..." lines for the starter */
 	const char *state;		/* "serving", "shutting-down" */
+	const char *mode;		/* "ephemeral", or "persistent" */
+	const char *state_dir;		/* persistent: its state directory */
+	EVP_PKEY *renew_key;		/* renewal: the key awaiting its cert */
+	struct agent_journal *journal;	/* persistent: its job journal */
 	int workdir_removed;
+	struct diag *diag;		/* recent errors, local socket (diag.h) */
+	char sha256[65];		/* of the engine binary ("" unknown) */
 };
 
 /*
@@ -93,6 +100,16 @@ int engine_release(struct engine *e, char *detail, size_t len);
 void engine_stop(struct engine *e, int remove_workdir, const char *why);
 
 void engine_free(struct engine *e);
+
+/*
+ * The sha256 of the engine's own binary at path (argv[0]: the absolute
+ * path it was started by; /proc may be missing, as in a chroot), or
+ * "unknown": for the READY line, which the controller checks, and Diag.
+ */
+void engine_self_sha256(const char *path, char hex[65]);
+
+/* True for a persistent agent (agent.h), false for a session's engine. */
+int engine_persistent(const struct engine *e);
 
 /* control.c: accepts a connection on fd (takes ownership). */
 void control_accept(struct engine *e, int fd);

@@ -3,6 +3,7 @@
  *
  *   fwfleet-engine start --bootstrap FILE [--foreground] [--sysroot DIR]
  *   fwfleet-engine sweep [--remote-dir DIR] [--dead SESSION]... [--force]
+ *   fwfleet-engine diag [--json] [--socket PATH] [--remote-dir DIR]
  *   fwfleet-engine version
  */
 #include <fcntl.h>
@@ -12,8 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "bootstrap.h"
 #include "engine.h"
+#include "diag_cmd.h"
 #include "err.h"
 #include "log.h"
 #include "platform.h"
@@ -35,6 +38,8 @@ static void usage(FILE *f)
 	    "[--sysroot DIR] [--keep-bootstrap]\n"
 	    "       fwfleet-engine sweep [--remote-dir DIR] [--dead SESSION]... "
 	    "[--force]\n"
+	    "       fwfleet-engine diag [--json] [--socket PATH] "
+	    "[--remote-dir DIR]\n"
 	    "       fwfleet-engine version\n"
 	    "\n"
 	    "The engine is started by the fwfleet controller over SSH. It\n"
@@ -95,31 +100,12 @@ static void write_pidfile(const char *workdir)
 		log_warn("cannot write %s", path);
 }
 
-/*
- * The sha256 of the engine's own binary, for the READY line: the
- * controller checks it against the engine it shipped. argv[0] is the
- * absolute path the controller started us by (/proc may be missing, as in
- * a chroot).
- */
-static void self_sha256(const char *argv0, char hex[65])
-{
-	char *data = NULL;
-	size_t len = 0;
-
-	if (fw_read_file(argv0, 256u << 20, &data, &len) != 0) {
-		fw_snprintf(hex, 65, "unknown");
-		return;
-	}
-	fw_sha256_hex(data, len, hex);
-	free(data);
-}
-
 static int cmd_start(const char *self, int argc, char **argv)
 {
 	Fwfleet__Bootstrap *bs = NULL;
 	struct engine *e = NULL;
 	struct start_opts o;
-	char err[512], sha[65], *ready;
+	char err[512], *ready;
 	int r, ready_fd = -1;
 
 	if (parse_start(argc, argv, &o) != 0) {
@@ -142,9 +128,9 @@ static int cmd_start(const char *self, int argc, char **argv)
 		engine_free(e);	/* closes any rule it opened */
 		return 1;
 	}
-	self_sha256(self, sha);
+	engine_self_sha256(self, e->sha256);	/* also shown by Diag */
 	ready = xasprintf("%sREADY %u sha256=%s\n", e->notes ? e->notes : "",
-	    e->port, sha);
+	    e->port, e->sha256);
 	if (!o.foreground) {
 		if (platform_detach(ready, READY_TIMEOUT_MS, &ready_fd) != 0) {
 			fprintf(stderr, "fwfleet-engine: cannot detach\n");
@@ -223,8 +209,12 @@ int main(int argc, char **argv)
 	log_init("fwfleet-engine", LOG_LVL_INFO);
 	if (argc >= 2 && strcmp(argv[1], "start") == 0)
 		return cmd_start(argv[0], argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "agent") == 0)
+		return agent_main(argv[0], argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "sweep") == 0)
 		return cmd_sweep(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "diag") == 0)
+		return diag_cmd_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "version") == 0) {
 		printf("fwfleet-engine %s\n", FWFLEET_VERSION);
 		return 0;

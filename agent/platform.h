@@ -44,4 +44,11 @@ int platform_schedule_reboot(unsigned delay_s, const char *message,
  */
 int platform_zone_of(const char *addr, char *zone, size_t len);
 
+/*
+ * Whether the peer of the connected local (unix) socket fd runs as the
+ * administrator (Linux: SO_PEERCRED uid 0). *uid gets its user id (-1 if
+ * unknown). Returns 1 or 0 (also when it cannot be told).
+ */
+int platform_peer_is_admin(int fd, long *uid);
+
 #endif

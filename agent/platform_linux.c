@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -173,4 +174,17 @@ int platform_zone_of(const char *addr, char *zone, size_t len)
 	}
 	freeifaddrs(ifa);
 	return r;
+}
+
+int platform_peer_is_admin(int fd, long *uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	*uid = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	    len != sizeof(cred))
+		return 0;
+	*uid = (long)cred.uid;
+	return cred.uid == 0;
 }

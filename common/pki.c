@@ -334,16 +334,16 @@ static int pki_leaf_exts(X509 *cert, X509 *ca_cert, char *err,
 	return 0;
 }
 
-int pki_issue(EVP_PKEY *ca_key, X509 *ca_cert, const char *cn,
-    const char *const *sans, long valid_seconds, EVP_PKEY **key_out,
+/* A certificate for key (public part) signed by the CA: pki_issue's
+ * and pki_sign_csr's common part. */
+static int pki_issue_for(EVP_PKEY *ca_key, X509 *ca_cert, EVP_PKEY *key,
+    const char *cn, const char *const *sans, long valid_seconds,
     X509 **cert_out, char *err, size_t errlen)
 {
-	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	long before = -PKI_SKEW_S;
-	int r = FW_ERR_INVALID;
+	int r;
 
-	*key_out = NULL;
 	*cert_out = NULL;
 	if (errlen > 0)
 		err[0] = '\0';
@@ -351,33 +351,47 @@ int pki_issue(EVP_PKEY *ca_key, X509 *ca_cert, const char *cn,
 	    valid_seconds > PKI_MAX_VALID_S ||
 	    valid_seconds < -PKI_MAX_VALID_S) {
 		fw_snprintf(err, errlen, "invalid certificate request");
-		goto out;
+		return FW_ERR_INVALID;
 	}
 	ERR_clear_error();
 	if (X509_check_private_key(ca_cert, ca_key) != 1) {
 		pki_fail(err, errlen, "the CA key does not match the CA "
 		    "certificate");
-		goto out;
+		return FW_ERR_INVALID;
 	}
 	/* An expired certificate (tests) still starts before it ends. */
 	if (valid_seconds <= before)
 		before = valid_seconds - PKI_SKEW_S;
-	if ((r = pki_keygen(&key, err, errlen)) != 0 ||
-	    (r = pki_cert_base(key, cn, before, valid_seconds, &cert, err,
+	if ((r = pki_cert_base(key, cn, before, valid_seconds, &cert, err,
 	    errlen)) != 0 ||
 	    (r = pki_leaf_exts(cert, ca_cert, err, errlen)) != 0 ||
 	    (r = pki_add_sans(cert, sans, err, errlen)) != 0 ||
-	    (r = pki_sign(cert, ca_key, err, errlen)) != 0)
-		goto out;
-	*key_out = key;
+	    (r = pki_sign(cert, ca_key, err, errlen)) != 0) {
+		X509_free(cert);
+		return r;
+	}
 	*cert_out = cert;
-	key = NULL;
-	cert = NULL;
-	r = 0;
-out:
-	EVP_PKEY_free(key);
-	X509_free(cert);
-	return r;
+	return 0;
+}
+
+int pki_issue(EVP_PKEY *ca_key, X509 *ca_cert, const char *cn,
+    const char *const *sans, long valid_seconds, EVP_PKEY **key_out,
+    X509 **cert_out, char *err, size_t errlen)
+{
+	EVP_PKEY *key = NULL;
+	int r;
+
+	*key_out = NULL;
+	*cert_out = NULL;
+	if ((r = pki_keygen(&key, err, errlen)) != 0)
+		return r;
+	if ((r = pki_issue_for(ca_key, ca_cert, key, cn, sans, valid_seconds,
+	    cert_out, err, errlen)) != 0) {
+		EVP_PKEY_free(key);
+		return r;
+	}
+	*key_out = key;
+	return 0;
 }
 
 /* Copies the contents of a memory BIO into a new NUL-terminated buffer. */
@@ -721,4 +735,88 @@ void pki_pem_clear(struct pki_pem *p)
 		OPENSSL_clear_free(p->key, p->key_len);
 	free(p->cert);
 	memset(p, 0, sizeof(*p));
+}
+
+int pki_csr_new(EVP_PKEY **key_out, char **csr_pem, size_t *csr_len,
+    char *err, size_t errlen)
+{
+	EVP_PKEY *key = NULL;
+	X509_REQ *req = NULL;
+	BIO *bio = NULL;
+	int r = FW_ERR_TLS;
+
+	*key_out = NULL;
+	*csr_pem = NULL;
+	if ((r = pki_keygen(&key, err, errlen)) != 0)
+		return r;
+	r = FW_ERR_TLS;
+	if ((req = X509_REQ_new()) == NULL ||
+	    X509_REQ_set_version(req, 0) != 1 ||
+	    X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN",
+	    MBSTRING_ASC, (const unsigned char *)"fwfleet-agent", -1, -1,
+	    0) != 1 ||
+	    X509_REQ_set_pubkey(req, key) != 1 ||
+	    X509_REQ_sign(req, key, EVP_sha256()) <= 0 ||
+	    (bio = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_X509_REQ(bio, req) != 1 ||
+	    pki_bio_take(bio, csr_pem, csr_len) != 0) {
+		pki_fail(err, errlen, "cannot make a certificate request");
+		goto out;
+	}
+	*key_out = key;
+	key = NULL;
+	r = 0;
+out:
+	BIO_free(bio);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	return r;
+}
+
+int pki_sign_csr(EVP_PKEY *ca_key, X509 *ca_cert, const char *csr_pem,
+    size_t csr_len, const char *cn, const char *const *sans,
+    long valid_seconds, X509 **cert_out, char *err, size_t errlen)
+{
+	X509_REQ *req = NULL;
+	EVP_PKEY *pub = NULL;
+	BIO *bio;
+	int r = FW_ERR_PARSE;
+
+	*cert_out = NULL;
+	if (csr_len > INT_MAX ||
+	    (bio = BIO_new_mem_buf(csr_pem, (int)csr_len)) == NULL) {
+		fw_snprintf(err, errlen, "bad certificate request");
+		return FW_ERR_PARSE;
+	}
+	req = PEM_read_bio_X509_REQ(bio, NULL, pki_no_password, NULL);
+	BIO_free(bio);
+	if (req == NULL || (pub = X509_REQ_get_pubkey(req)) == NULL) {
+		pki_fail(err, errlen, "not a PEM certificate request");
+		goto out;
+	}
+	/* The request proves the agent holds the key; the names are ours. */
+	if (X509_REQ_verify(req, pub) != 1 ||
+	    EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC) {
+		fw_snprintf(err, errlen, "the certificate request is not signed "
+		    "by its own P-256 key");
+		r = FW_ERR_CERT;
+		goto out;
+	}
+	r = pki_issue_for(ca_key, ca_cert, pub, cn, sans, valid_seconds,
+	    cert_out, err, errlen);
+out:
+	EVP_PKEY_free(pub);
+	X509_REQ_free(req);
+	return r;
+}
+
+int pki_cert_serial(X509 *cert, char *hex, size_t len)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *s = bn != NULL ? BN_bn2hex(bn) : NULL;
+	int r = s != NULL ? fw_snprintf(hex, len, "%s", s) : FW_ERR_INTERNAL;
+
+	OPENSSL_free(s);
+	BN_free(bn);
+	return r;
 }

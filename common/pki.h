@@ -71,6 +71,26 @@ int pki_ca_init(const char *dir, int force, char *err, size_t errlen);
 int pki_ca_load(const char *dir, EVP_PKEY **key_out, X509 **cert_out,
     char *err, size_t errlen);
 
+/*
+ * A new P-256 key and a certificate request for it (PEM, subject
+ * CN=fwfleet-agent), as a persistent agent makes when it enrolls or
+ * renews. Free *csr_pem with free().
+ */
+int pki_csr_new(EVP_PKEY **key_out, char **csr_pem, size_t *csr_len,
+    char *err, size_t errlen);
+
+/*
+ * Issues a certificate for the key of a certificate request, after
+ * checking the request is signed by that key (P-256). Subject and names
+ * are the caller's (cn, sans as for pki_issue), never the request's.
+ */
+int pki_sign_csr(EVP_PKEY *ca_key, X509 *ca_cert, const char *csr_pem,
+    size_t csr_len, const char *cn, const char *const *sans,
+    long valid_seconds, X509 **cert_out, char *err, size_t errlen);
+
+/* The serial number of cert in upper-case hex. */
+int pki_cert_serial(X509 *cert, char *hex, size_t len);
+
 /* Subject and notAfter (unix time) of cert, for display. */
 int pki_cert_info(X509 *cert, char *subject, size_t subjlen,
     long long *not_after);

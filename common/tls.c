@@ -406,14 +406,26 @@ int tls_peer_uri_suffix(SSL *ssl, const char *prefix, char *out, size_t len)
 	return r;
 }
 
-int tls_check_peer(SSL *ssl, const char *session_id, const char *role,
-    char *err, size_t errlen)
+int tls_check_peer_role(SSL *ssl, const char *role, char *err,
+    size_t errlen)
 {
+	X509 *peer;
 	char uri[96];
-	int r;
+	long v;
 
-	if ((r = tls_check_peer_session(ssl, session_id, err, errlen)) != 0)
-		return r;
+	if (errlen > 0)
+		err[0] = '\0';
+	ERR_clear_error();
+	if (ssl == NULL || (peer = SSL_get1_peer_certificate(ssl)) == NULL) {
+		fw_snprintf(err, errlen, "peer presented no certificate");
+		return FW_ERR_CERT;
+	}
+	X509_free(peer);
+	if ((v = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		fw_snprintf(err, errlen, "peer certificate rejected: %s",
+		    X509_verify_cert_error_string(v));
+		return FW_ERR_CERT;
+	}
 	if (fw_snprintf(uri, sizeof(uri), "%s%s", TLS_ROLE_URI_PREFIX,
 	    role) != 0)
 		return FW_ERR_INVALID;
@@ -423,6 +435,16 @@ int tls_check_peer(SSL *ssl, const char *session_id, const char *role,
 		return FW_ERR_CERT;
 	}
 	return 0;
+}
+
+int tls_check_peer(SSL *ssl, const char *session_id, const char *role,
+    char *err, size_t errlen)
+{
+	int r;
+
+	if ((r = tls_check_peer_session(ssl, session_id, err, errlen)) != 0)
+		return r;
+	return tls_check_peer_role(ssl, role, err, errlen);
 }
 
 void tls_describe_error(SSL *ssl, char *err, size_t errlen)

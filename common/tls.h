@@ -23,7 +23,8 @@ enum tls_role { TLS_ROLE_CLIENT, TLS_ROLE_SERVER };
 #define TLS_ROLE_CONTROLLER "controller"
 #define TLS_ROLE_ENGINE "engine"
 #define TLS_ROLE_DIAG "diag"		/* fwfleet diag: Hello and Diag only */
-#define TLS_AGENT_URI "urn:fwfleet:agent"	/* persistent agents' certs */
+/* Persistent agents' certificates: urn:fwfleet:agent:<node name>. */
+#define TLS_AGENT_URI_PREFIX "urn:fwfleet:agent:"
 #define TLS_NODE_URI_PREFIX "urn:fwfleet:node:"
 
 /*
@@ -61,6 +62,16 @@ int tls_check_peer_session(SSL *ssl, const char *session_id, char *err,
  */
 int tls_check_peer(SSL *ssl, const char *session_id, const char *role,
     char *err, size_t errlen);
+
+/*
+ * After a completed handshake: checks only that the peer's certificate
+ * (verified against the CA) carries TLS_ROLE_URI_PREFIX<role>, whatever
+ * its session: a diag client (TLS_ROLE_DIAG) of any session, or an
+ * engine that `fwfleet diag` reaches outside of any run. Returns 0 or
+ * FW_ERR_CERT and fills err.
+ */
+int tls_check_peer_role(SSL *ssl, const char *role, char *err,
+    size_t errlen);
 
 /*
  * Copies into out the rest of the peer certificate's first URI subject

@@ -144,6 +144,21 @@ int fw_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+int fw_append_file(const char *path, const void *data, size_t len, int mode)
+{
+	int fd, r = FW_ERR_SYSTEM, saved;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	    mode)) < 0)
+		return FW_ERR_SYSTEM;
+	if (fw_write_all(fd, data, len) == 0 && fsync(fd) == 0)
+		r = 0;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r;
+}
+
 int fw_write_file(const char *path, const void *data, size_t len, int mode)
 {
 	char tmp[4096];

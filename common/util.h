@@ -36,6 +36,10 @@ int fw_read_file(const char *path, size_t max, char **out, size_t *len);
  */
 int fw_write_file(const char *path, const void *data, size_t len, int mode);
 
+/* Appends len bytes to path (created with mode), then fsync. Returns 0 or
+ * FW_ERR_SYSTEM. */
+int fw_append_file(const char *path, const void *data, size_t len, int mode);
+
 /* Writes all len bytes to fd (retrying short writes and EINTR).
  * Returns 0 or FW_ERR_SYSTEM (errno set). */
 int fw_write_all(int fd, const void *data, size_t len);

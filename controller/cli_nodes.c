@@ -47,6 +47,7 @@ static const struct {
 	{ CLI_OPT_TIMEOUT, "--timeout", 1, 86400 },
 	{ CLI_OPT_IDLE_TIMEOUT, "--idle-timeout", 1, 86400 },
 	{ CLI_OPT_ENGINE_PORT, "--engine-port", 1, 65535 },
+	{ CLI_OPT_RENEW_WITHIN, "--renew-within", 0, 3650L * 86400 },
 };
 
 static int number_opt(struct cli_nodes *c, const char *prog, int ch,
@@ -70,6 +71,7 @@ static int number_opt(struct cli_nodes *c, const char *prog, int ch,
 	case CLI_OPT_TIMEOUT: f->talk_timeout_s = (int)v; break;
 	case CLI_OPT_IDLE_TIMEOUT: f->idle_timeout_s = (unsigned)v; break;
 	case CLI_OPT_ENGINE_PORT: f->engine_port = (uint16_t)v; break;
+	case CLI_OPT_RENEW_WITHIN: f->renew_within_s = v; break;
 	}
 	return 0;
 }
@@ -92,6 +94,16 @@ int cli_nodes_opt(struct cli_nodes *c, const char *prog, int ch,
 	case CLI_OPT_COMPRESS: f->compress_engine = 1; return 0;
 	case CLI_OPT_OPEN_FIREWALL: f->open_firewall = 1; return 0;
 	case CLI_OPT_TUNNEL: f->tunnel = 1; return 0;
+	case CLI_OPT_VIA:
+		if (strcmp(arg, "auto") == 0)
+			f->via = VIA_AUTO;
+		else if (strcmp(arg, "agent") == 0)
+			f->via = VIA_AGENT;
+		else if (strcmp(arg, "ssh") == 0)
+			f->via = VIA_SSH;
+		else
+			return cli_bad(prog, "--via", arg);
+		return 0;
 	case CLI_OPT_REMOTE_DIR:
 		f->remote_dir = arg;
 		return remote_dir_ok(arg) ? 0 :
@@ -105,6 +117,11 @@ int cli_nodes_check(const struct cli_nodes *c, const char *prog)
 	if (c->nodes_file == NULL && c->targets == NULL) {
 		fprintf(stderr, "fwfleet %s: name the nodes with -n FILE or -t "
 		    "LIST; see --help\n", prog);
+		return -1;
+	}
+	if (c->fleet.tunnel && c->fleet.via == VIA_AGENT) {
+		fprintf(stderr, "fwfleet %s: --tunnel rides inside SSH, --via "
+		    "agent skips SSH: choose one\n", prog);
 		return -1;
 	}
 	if (c->fleet.open_firewall && c->fleet.tunnel) {

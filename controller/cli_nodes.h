@@ -30,7 +30,8 @@ enum {
 	CLI_OPT_PASSWORD_FILE = 256, CLI_OPT_KNOWN_HOSTS, CLI_OPT_ACCEPT_NEW,
 	CLI_OPT_SUDO, CLI_OPT_CONNECT_TIMEOUT, CLI_OPT_TIMEOUT,
 	CLI_OPT_IDLE_TIMEOUT, CLI_OPT_REMOTE_DIR, CLI_OPT_ENGINE_PORT,
-	CLI_OPT_COMPRESS, CLI_OPT_OPEN_FIREWALL, CLI_OPT_TUNNEL,
+	CLI_OPT_COMPRESS, CLI_OPT_OPEN_FIREWALL, CLI_OPT_TUNNEL, CLI_OPT_VIA,
+	CLI_OPT_RENEW_WITHIN,
 	CLI_OPT_FIRST_FREE = 300
 };
 
@@ -55,7 +56,9 @@ enum {
 	{ "engine-port", required_argument, NULL, CLI_OPT_ENGINE_PORT }, \
 	{ "compress-engine", no_argument, NULL, CLI_OPT_COMPRESS }, \
 	{ "open-firewall", no_argument, NULL, CLI_OPT_OPEN_FIREWALL }, \
-	{ "tunnel", no_argument, NULL, CLI_OPT_TUNNEL }
+	{ "tunnel", no_argument, NULL, CLI_OPT_TUNNEL }, \
+	{ "via", required_argument, NULL, CLI_OPT_VIA }, \
+	{ "renew-within", required_argument, NULL, CLI_OPT_RENEW_WITHIN }
 
 #define CLI_NODES_USAGE \
 	"nodes:\n" \
@@ -104,7 +107,14 @@ enum {
 	    "(port\n" \
 	"                           forwarding): no firewall change, no " \
 	    "route\n" \
-	"                           from the nodes to this host needed\n"
+	"                           from the nodes to this host needed\n" \
+	"      --via auto|agent|ssh persistent agents: auto (default) talks " \
+	    "to a\n" \
+	"                           node's agent when one answers, else " \
+	    "goes by SSH\n" \
+	"      --renew-within S     renew an agent's certificate that " \
+	    "expires within\n" \
+	"                           S seconds (default 2592000, 30 days)\n"
 
 /* Clears c and fills the fleet defaults. */
 void cli_nodes_init(struct cli_nodes *c);

@@ -80,13 +80,13 @@ static int print_results(const struct fleet *f)
 	    fleet_host_swept(f) : "nothing left behind");
 	for (i = 0; i < n; i++) {
 		failed += !res[i].ok;
-		for (p = res[i].swept; p != NULL && *p != '\0'; p += len) {
+		for (p = res[i].output; p != NULL && *p != '\0'; p += len) {
 			len = (int)strcspn(p, "\n");
 			printf("%s: %.*s\n", res[i].name, len, p);
 			len += p[len] == '\n';
 		}
-		if (res[i].ok && (res[i].swept == NULL ||
-		    res[i].swept[0] == '\0'))
+		if (res[i].ok && (res[i].output == NULL ||
+		    res[i].output[0] == '\0'))
 			printf("%s: nothing left behind\n", res[i].name);
 	}
 	render_status_lines(stdout, res, n);
@@ -106,8 +106,8 @@ static int cleanup_exec(const struct global_opts *g, int argc, char **argv)
 	if (parse_args(argc, argv, &c, &force) != 0 ||
 	    cli_nodes_load(&c, g, "cleanup", &nodes, &password) != 0)
 		goto out;
-	if (fleet_cleanup(&c.fleet, &nodes, c.pki_dir, force, &f, err,
-	    sizeof(err)) != 0) {
+	if (fleet_run_job(&c.fleet, &nodes, c.pki_dir, force ?
+	    FLEET_CLEANUP_FORCE : FLEET_CLEANUP, &f, err, sizeof(err)) != 0) {
 		fprintf(stderr, "fwfleet cleanup: %s\n", err);
 		r = EXIT_FW_FAILURE;
 		goto out;

@@ -5,6 +5,7 @@
 
 extern const struct command cmd_inventory;
 extern const struct command cmd_pki_init;
+extern const struct command cmd_pki_revoke;
 extern const struct command cmd_engine_extract;
 extern const struct command cmd_ports;
 extern const struct command cmd_version;
@@ -20,10 +21,13 @@ extern const struct command cmd_deploy;
 extern const struct command cmd_jobs;
 extern const struct command cmd_report;
 extern const struct command cmd_cleanup;
+extern const struct command cmd_diag;
+extern const struct command cmd_agent;
 
 const struct command *const commands[] = {
 	&cmd_inventory,
 	&cmd_pki_init,
+	&cmd_pki_revoke,
 	&cmd_engine_extract,
 	&cmd_ports,
 	&cmd_version,
@@ -39,6 +43,8 @@ const struct command *const commands[] = {
 	&cmd_jobs,
 	&cmd_report,
 	&cmd_cleanup,
+	&cmd_diag,
+	&cmd_agent,
 	NULL,
 };
 

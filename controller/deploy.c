@@ -130,13 +130,39 @@ static char *payload_url(const struct repo_component *c,
 /* --- status pushes ----------------------------------------------------- */
 
 /* The node whose engine certificate names index tag, or NULL. */
+/* The node of the run whose agent was enrolled as name (set once its
+ * agent's certificate was checked, before any stage request). */
+static struct node *node_named(struct deploy_ctx *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < d->n_nodes; i++)
+		if (strcmp(d->nodes[i].agent_name, name) == 0)
+			return &d->nodes[i];
+	return NULL;
+}
+
+/* The node a sender's certificate names: an engine's index in the run, or
+ * "agent:<name>" for a persistent agent. */
 static struct node *find_node(struct deploy_ctx *d, const char *tag)
 {
 	long i;
 
+	if (strncmp(tag, "agent:", 6) == 0)
+		return node_named(d, tag + 6);
 	if (fw_parse_long(tag, 0, (long)d->n_nodes - 1, &i) != 0)
 		return NULL;
 	return &d->nodes[i];
+}
+
+/* HTTPS server threads: a persistent agent of one of our nodes, not
+ * revoked, may fetch payloads and push status. */
+static int accept_agent(void *arg, const char *name, const char *serial)
+{
+	struct deploy_ctx *d = arg;
+
+	return d->n_nodes > 0 && node_named(d, name) != NULL &&
+	    !fleet_revoked(d->nodes[0].fleet, serial);
 }
 
 static void on_status(void *arg, const Fwfleet__StatusPush *st,
@@ -148,7 +174,8 @@ static void on_status(void *arg, const Fwfleet__StatusPush *st,
 
 	/* The node comes from the sender's certificate; the name it wrote
 	 * must agree, or one engine could write into another node's log. */
-	if (n == NULL || strcmp(n->spec->name, st->node_name) != 0) {
+	if (n == NULL || (strcmp(n->spec->name, st->node_name) != 0 &&
+	    strcmp(n->agent_name, st->node_name) != 0)) {
 		log_warn("status push from %s: its certificate (node '%s') "
 		    "does not match the node it names ('%.64s'); dropped",
 		    peer, node, st->node_name);
@@ -188,6 +215,7 @@ int deploy_ctx_start(struct deploy_ctx *d, struct event_base *base,
 	o.session_id = sid;
 	o.port = port;
 	o.on_status = on_status;
+	o.accept_agent = accept_agent;
 	o.arg = d;
 	/* Payload TLS is the controller's heaviest work: one serving
 	 * thread per CPU (status pushes still come to this loop). */
@@ -414,6 +442,7 @@ static void send_stage(struct deploy_ctx *d, struct node *n, size_t i)
 	sr.files = pfp;
 	sr.n_base_urls = 1;
 	sr.base_urls = urls;
+	sr.job_id = (char *)journal_id(d->j);
 	m.msg_case = FWFLEET__CONTROLLER_MSG__MSG_STAGE;
 	m.stage = &sr;
 	n->phase = TALK_STAGE;
@@ -443,6 +472,7 @@ static void send_install(struct deploy_ctx *d, struct node *n, size_t i)
 	ir.argv = mf->argv;
 	ir.timeout_s = mf->timeout_s;
 	ir.return_codes = mf->rc;
+	ir.job_id = (char *)journal_id(d->j);
 	m.msg_case = FWFLEET__CONTROLLER_MSG__MSG_INSTALL;
 	m.install = &ir;
 	n->phase = TALK_INSTALL;

@@ -49,9 +49,11 @@ struct fleet {
 	size_t n_dead;
 	int registered;			/* our own record is written */
 	struct firewall *fw;		/* our HTTPS port, --open-firewall */
-	int sweep_only;			/* fwfleet cleanup */
-	int sweep_force;
+	enum fleet_job job;		/* FLEET_SESSION: an engine session */
+	void (*job_step)(void *);	/* the node step of any other job */
 	char host_swept[600];		/* what it did on this host */
+	pthread_mutex_t ca_lock;	/* agent CSRs are signed on workers */
+	char *revoked;			/* STATE/pki/revoked: serials, lines */
 };
 
 void fleet_opts_init(struct fleet_opts *o)
@@ -65,6 +67,8 @@ void fleet_opts_init(struct fleet_opts *o)
 	o->cert_validity_s = 24 * 3600;
 	o->ssh.connect_timeout_s = 10;
 	o->https_port = FW_HTTPS_PORT;
+	o->agent_cert_validity_s = 90L * 86400;
+	o->renew_within_s = 30L * 86400;
 }
 
 struct event_base *fleet_base(struct fleet *f)
@@ -93,14 +97,14 @@ char **fleet_dead_sessions(const struct fleet *f, size_t *n)
 	return f->dead;
 }
 
-int fleet_sweep_force(const struct fleet *f)
+enum fleet_job fleet_job(const struct fleet *f)
 {
-	return f->sweep_force;
+	return f->job;
 }
 
-int fleet_sweep_only(const struct fleet *f)
+fleet_step_fn fleet_job_step(const struct fleet *f)
 {
-	return f->sweep_only;
+	return f->job_step;
 }
 
 const struct fleet_opts *fleet_opts(const struct fleet *f)
@@ -235,6 +239,86 @@ static void pack_bootstrap(struct fleet *f, struct node *n,
 	fwfleet__bootstrap__pack(&bs, (uint8_t *)n->bootstrap);
 }
 
+/* Keeps the serial of an agent's certificate, for `pki revoke NODE`. */
+static void record_agent_cert(struct fleet *f, const struct node *n,
+    X509 *cert)
+{
+	char serial[128], *dir, *path, *line;
+	size_t i;
+
+	if (f->opts.state_dir == NULL ||
+	    pki_cert_serial(cert, serial, sizeof(serial)) != 0)
+		return;
+	dir = xasprintf("%s/pki/agents", f->opts.state_dir);
+	path = xasprintf("%s/%s", dir, n->spec->name);
+	for (i = strlen(dir) + 1; path[i] != '\0'; i++)
+		if (path[i] == '/')
+			path[i] = '_';
+	line = xasprintf("%s\n", serial);
+	if (fw_mkdirs(dir, 0700) != 0 || fw_append_file(path, line,
+	    strlen(line), 0600) != 0)
+		node_log(n, LOG_LVL_WARN, "cannot record the agent's "
+		    "certificate in %s: `pki revoke` will not know it", dir);
+	free(line);
+	free(path);
+	free(dir);
+}
+
+int fleet_sign_agent(struct fleet *f, struct node *n, const char *csr,
+    size_t csr_len, char **chain, size_t *chain_len)
+{
+	char san_host[300], san_uri[128], san_agent[400], cn[300];
+	const char *sans[4] = { san_host,
+	    "URI:" TLS_ROLE_URI_PREFIX TLS_ROLE_ENGINE, san_agent, NULL };
+	X509 *cert = NULL;
+	char *pem = NULL;
+	size_t len;
+	int r;
+
+	sans_for(n, f->session_id, san_host, sizeof(san_host), san_uri,
+	    sizeof(san_uri));
+	fw_snprintf(cn, sizeof(cn), "fwfleet-agent %s", n->spec->name);
+	fw_snprintf(san_agent, sizeof(san_agent), "URI:%s%s",
+	    TLS_AGENT_URI_PREFIX, n->spec->name);
+	pthread_mutex_lock(&f->ca_lock);
+	r = pki_sign_csr(f->ca_key, f->ca_cert, csr, csr_len, cn, sans,
+	    f->opts.agent_cert_validity_s, &cert, n->step_err,
+	    sizeof(n->step_err));
+	if (r == 0)
+		record_agent_cert(f, n, cert);
+	pthread_mutex_unlock(&f->ca_lock);
+	if (r == 0 && (r = pki_cert_to_pem(cert, &pem, &len)) == 0) {
+		*chain = xasprintf("%s%s", pem, f->ca_pem);
+		*chain_len = strlen(*chain);
+	}
+	free(pem);
+	X509_free(cert);
+	return r;
+}
+
+static void load_revoked(struct fleet *f, const char *pki_dir)
+{
+	char *path = xasprintf("%s/revoked", pki_dir);
+	size_t len;
+
+	if (fw_read_file(path, 16u << 20, &f->revoked, &len) != 0)
+		f->revoked = NULL;
+	free(path);
+}
+
+int fleet_revoked(const struct fleet *f, const char *serial)
+{
+	const char *p;
+	size_t n = strlen(serial);
+
+	for (p = f->revoked; p != NULL && *p != '\0'; p += strcspn(p, "\n")) {
+		p += *p == '\n';
+		if (strncmp(p, serial, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
 /* The engine's sweep knows work directories by this name. */
 void fleet_set_workdir(const struct fleet *f, struct node *n)
 {
@@ -367,10 +451,10 @@ static void collect_results(struct fleet *f)
 
 		r->name = n->spec->name;
 		r->address = n->addr;
-		r->ok = !n->failed && (n->inv != NULL || f->sweep_only);
+		r->ok = !n->failed && (n->inv != NULL || f->job != FLEET_SESSION);
 		r->error = n->failed ? n->error : NULL;
 		r->inv = n->inv;
-		r->swept = n->sweep_out;
+		r->output = n->job_out;
 		r->elapsed_s = n->finished_ms > n->started_ms ?
 		    (double)(n->finished_ms - n->started_ms) / 1000.0 : 0;
 	}
@@ -423,7 +507,8 @@ static void sweep_here(struct fleet *f)
 		    "firewall rules on this host not checked");
 		return;
 	}
-	if (firewall_sweep(f->sweep_force ? keep_rule_forced : keep_live_rule,
+	if (firewall_sweep(f->job == FLEET_CLEANUP_FORCE ? keep_rule_forced :
+	    keep_live_rule,
 	    f, &swept, why, sizeof(why)) != 0)
 		fw_snprintf(f->host_swept, sizeof(f->host_swept), "cannot "
 		    "sweep firewall rules: %s", why);
@@ -475,16 +560,28 @@ static void close_https_port(struct fleet *f)
 	f->fw = NULL;
 }
 
+/* What each job runs on a node once SSH is up. */
+static void (*const job_steps[])(void *) = {
+	[FLEET_SESSION] = NULL,
+	[FLEET_CLEANUP] = node_step_sweep,
+	[FLEET_CLEANUP_FORCE] = node_step_sweep,
+	[FLEET_AGENT_INSTALL] = node_step_agent_install,
+	[FLEET_AGENT_UPGRADE] = node_step_agent_upgrade,
+	[FLEET_AGENT_REMOVE] = node_step_agent_remove,
+	[FLEET_AGENT_STATUS] = node_step_agent_status,
+};
+
 static int fleet_run(const struct fleet_opts *o, const struct node_list *nodes,
-    const char *pki_dir, struct deploy_ctx *dctx, int sweep, struct fleet **out,
-    char *err, size_t errlen)
+    const char *pki_dir, struct deploy_ctx *dctx, enum fleet_job job,
+    struct fleet **out, char *err, size_t errlen)
 {
 	struct fleet *f = xcalloc(1, sizeof(*f));
 	size_t i;
 	int r;
 
-	f->sweep_only = sweep != 0;
-	f->sweep_force = sweep > 1;
+	f->job = job;
+	f->job_step = job_steps[job];
+	pthread_mutex_init(&f->ca_lock, NULL);
 
 	*out = NULL;
 	/* Until the loop's handlers are in place, Ctrl-C simply ends us:
@@ -497,6 +594,7 @@ static int fleet_run(const struct fleet_opts *o, const struct node_list *nodes,
 	f->dctx = dctx;
 	if (f->opts.parallel < 1)
 		f->opts.parallel = 1;
+	load_revoked(f, pki_dir);
 	if ((r = make_session(f, pki_dir, err, errlen)) != 0)
 		goto out;
 	if ((r = make_loop(f)) != 0) {
@@ -509,7 +607,7 @@ static int fleet_run(const struct fleet_opts *o, const struct node_list *nodes,
 		node_init(&f->nodes[i], f, &nodes->v[i], (int)i);
 	if ((r = record_session(f, err, errlen)) != 0)
 		goto out;
-	if (f->sweep_only)
+	if (job == FLEET_CLEANUP || job == FLEET_CLEANUP_FORCE)
 		sweep_here(f);
 	if (dctx != NULL && (r = deploy_ctx_start(dctx, f->base, f->server_ctx,
 	    f->session_id, f->opts.https_port, f->nodes, f->n_nodes, err,
@@ -539,22 +637,23 @@ out:
 int fleet_inventory(const struct fleet_opts *o, const struct node_list *nodes,
     const char *pki_dir, struct fleet **out, char *err, size_t errlen)
 {
-	return fleet_run(o, nodes, pki_dir, NULL, 0, out, err, errlen);
+	return fleet_run(o, nodes, pki_dir, NULL, FLEET_SESSION, out, err,
+	    errlen);
 }
 
-int fleet_cleanup(const struct fleet_opts *o, const struct node_list *nodes,
-    const char *pki_dir, int force, struct fleet **out, char *err,
+int fleet_run_job(const struct fleet_opts *o, const struct node_list *nodes,
+    const char *pki_dir, enum fleet_job job, struct fleet **out, char *err,
     size_t errlen)
 {
-	return fleet_run(o, nodes, pki_dir, NULL, force ? 2 : 1, out, err,
-	    errlen);
+	return fleet_run(o, nodes, pki_dir, NULL, job, out, err, errlen);
 }
 
 int fleet_deploy(const struct fleet_opts *o, const struct node_list *nodes,
     const char *pki_dir, struct deploy_ctx *dctx, struct fleet **out,
     char *err, size_t errlen)
 {
-	return fleet_run(o, nodes, pki_dir, dctx, 0, out, err, errlen);
+	return fleet_run(o, nodes, pki_dir, dctx, FLEET_SESSION, out, err,
+	    errlen);
 }
 
 const struct node *fleet_node(const struct fleet *f, size_t i)
@@ -612,5 +711,7 @@ void fleet_free(struct fleet *f)
 	if (f->registered && !leftovers(f))
 		sessions_unregister(f->opts.state_dir, f->session_id);
 	sessions_free(f->dead, f->n_dead);
+	pthread_mutex_destroy(&f->ca_lock);
+	free(f->revoked);
 	free(f);
 }

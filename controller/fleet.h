@@ -29,6 +29,10 @@ struct fleet_opts {
 	int open_firewall;		/* open our ports, close them after */
 	int tunnel;			/* engine traffic inside SSH */
 	const char *state_dir;		/* session records (sessions.h) */
+	long agent_cert_validity_s;	/* persistent agents' certificates */
+	long renew_within_s;		/* renew an agent's certificate when it
+					 * expires sooner (default 30 days) */
+	enum fleet_via { VIA_AUTO, VIA_AGENT, VIA_SSH } via;
 };
 
 /* Fills o with the defaults. */
@@ -55,13 +59,23 @@ int fleet_deploy(const struct fleet_opts *o, const struct node_list *nodes,
     char *err, size_t errlen);
 
 /*
- * fwfleet cleanup: ships the engine to every node only to sweep what
- * earlier runs left there (processes, work directories, firewall rules:
- * of this controller's dead runs, or with force of every run whose engine
- * is gone), and sweeps this host's firewall rules of dead runs.
+ * What a run does on each node. FLEET_SESSION is an inventory or deploy
+ * (fleet_inventory, fleet_deploy); the others run one step over SSH:
+ *   FLEET_CLEANUP(_FORCE)  ships the engine only to sweep what earlier
+ *                          runs left (processes, work directories, rules:
+ *                          of this controller's dead runs; with force, of
+ *                          every run), and sweeps this host's rules;
+ *   FLEET_AGENT_*          installs, upgrades, removes or reports the
+ *                          persistent agent (node_agent.c).
+ * Each node's output is in its node_result.
  */
-int fleet_cleanup(const struct fleet_opts *o, const struct node_list *nodes,
-    const char *pki_dir, int force, struct fleet **out, char *err,
+enum fleet_job {
+	FLEET_SESSION, FLEET_CLEANUP, FLEET_CLEANUP_FORCE, FLEET_AGENT_INSTALL,
+	FLEET_AGENT_UPGRADE, FLEET_AGENT_REMOVE, FLEET_AGENT_STATUS,
+};
+
+int fleet_run_job(const struct fleet_opts *o, const struct node_list *nodes,
+    const char *pki_dir, enum fleet_job job, struct fleet **out, char *err,
     size_t errlen);
 
 /* fwfleet cleanup: what it did on this host ("" nothing). */

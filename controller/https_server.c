@@ -52,6 +52,7 @@
 #include "err.h"
 #include "http_range.h"
 #include "log.h"
+#include "pki.h"
 #include "tls.h"
 #include "util.h"
 
@@ -68,7 +69,7 @@
 #define HS_LINGER_S		2		/* drain after close */
 #define HS_ACCEPT_RETRY_S	1		/* after EMFILE */
 #define HS_PEER_MAX		(INET6_ADDRSTRLEN + IF_NAMESIZE + 16)
-#define HS_NODE_MAX		32	/* a node index from the certificate */
+#define HS_NODE_MAX		320	/* a node index, or "agent:<name>" */
 #define HS_THREADS_MAX		64
 
 enum conn_state {
@@ -183,6 +184,7 @@ struct https_server {
 	struct timeval idle_tv;
 	struct timeval send_tv;
 	https_status_cb on_status;
+	int (*accept_agent)(void *, const char *, const char *);
 	void *arg;
 	/* The caller's loop only. */
 	struct evconnlistener *ls[HS_MAX_LISTENERS];
@@ -1136,7 +1138,26 @@ static int conn_process(struct hs_conn *c)
 	return 0;
 }
 
-/* After the handshake: only engines of the session are served. */
+/* A persistent agent the owner accepts: c->node is "agent:<name>". */
+static int conn_agent(struct hs_conn *c, SSL *ssl)
+{
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	char role[64], name[HS_NODE_MAX - 6], serial[128];
+
+	if (c->s->accept_agent == NULL || peer == NULL ||
+	    tls_peer_uri_suffix(ssl, TLS_ROLE_URI_PREFIX, role,
+	    sizeof(role)) != 0 || strcmp(role, TLS_ROLE_ENGINE) != 0 ||
+	    tls_peer_uri_suffix(ssl, TLS_AGENT_URI_PREFIX, name,
+	    sizeof(name)) != 0 ||
+	    pki_cert_serial(peer, serial, sizeof(serial)) != 0 ||
+	    !c->s->accept_agent(c->s->arg, name, serial))
+		return 0;
+	fw_snprintf(c->node, sizeof(c->node), "agent:%s", name);
+	return 1;
+}
+
+/* After the handshake: only engines of the session (and agents the
+ * owner accepts) are served. */
 static void conn_check_peer(struct hs_conn *c)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
@@ -1146,13 +1167,16 @@ static void conn_check_peer(struct hs_conn *c)
 		return;
 	c->state = CONN_HEAD;
 	if (tls_check_peer(ssl, c->s->session_id, TLS_ROLE_ENGINE, err,
-	    sizeof(err)) != 0) {
+	    sizeof(err)) == 0) {
+		c->peer_ok = 1;
+		tls_peer_uri_suffix(ssl, TLS_NODE_URI_PREFIX, c->node,
+		    sizeof(c->node));
+	} else if (conn_agent(c, ssl)) {
+		c->peer_ok = 1;
+	} else {
 		atomic_fetch_add(&c->s->st.refused, 1);
 		log_warn("https %s: refused: %s", c->peer, err);
-		return;
 	}
-	c->peer_ok = 1;
-	tls_peer_uri_suffix(ssl, TLS_NODE_URI_PREFIX, c->node, sizeof(c->node));
 }
 
 /* The write side is shut; what still comes in is read and dropped, so
@@ -1695,6 +1719,7 @@ int https_server_start(struct event_base *base,
 	s->send_tv.tv_sec = o->send_timeout_s ? o->send_timeout_s :
 	    HS_SEND_TIMEOUT_S;
 	s->on_status = o->on_status;
+	s->accept_agent = o->accept_agent;
 	s->arg = o->arg;
 	s->push_tail = &s->pushes;
 	if (pthread_mutex_init(&s->mu, NULL) != 0)

@@ -81,6 +81,11 @@ struct https_server_opts {
 	 * then answered by the thread and handed to on_status on base. */
 	unsigned int threads;
 	https_status_cb on_status;	/* may be NULL: pushes are dropped */
+	/* Also serve persistent agents: certificates with role engine and
+	 * TLS_AGENT_URI_PREFIX<name>, for which accept_agent(arg, name,
+	 * serial) returns nonzero (called on server threads). Their status
+	 * pushes carry the node "agent:<name>". NULL: engines only. */
+	int (*accept_agent)(void *arg, const char *name, const char *serial);
 	void *arg;
 };
 

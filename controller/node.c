@@ -132,7 +132,9 @@ static void send_request(struct node *n, enum talk_phase phase)
 	case TALK_STAGE:
 	case TALK_INSTALL:
 	case TALK_REBOOT:
-		return;		/* sent by deploy.c */
+	case TALK_RENEW:
+	case TALK_RENEW_CERT:
+		return;		/* sent by deploy.c, node_via.c */
 	case TALK_HELLO:
 		hello.protocol_version = FW_PROTOCOL_VERSION;
 		hello.software_version = (char *)FWFLEET_VERSION;
@@ -182,8 +184,8 @@ static void on_reply(struct node *n)
 		if (r->msg_case != FWFLEET__ENGINE_MSG__MSG_HELLO)
 			break;
 		if (r->hello->protocol_version != FW_PROTOCOL_VERSION ||
-		    strcmp(r->hello->session_id,
-		    fleet_session_id(n->fleet)) != 0) {
+		    (!n->via_agent && strcmp(r->hello->session_id,
+		    fleet_session_id(n->fleet)) != 0)) {
 			fw_snprintf(msg, sizeof(msg), "the engine speaks "
 			    "protocol %u for session '%.32s' (want %u, %s)",
 			    r->hello->protocol_version, r->hello->session_id,
@@ -191,9 +193,21 @@ static void on_reply(struct node *n)
 			node_abandon(n, msg);
 			return;
 		}
-		node_log(n, LOG_LVL_DEBUG, "engine %s, protocol %u",
+		node_log(n, LOG_LVL_DEBUG, "%s %s, protocol %u",
+		    n->via_agent ? "agent" : "engine",
 		    r->hello->software_version, r->hello->protocol_version);
+		for (size_t i = 0; i < r->hello->n_interrupted; i++)
+			node_log(n, LOG_LVL_WARN, "the agent reports: %s",
+			    r->hello->interrupted[i]);
+		if (!n->aborted && node_agent_hello(n, r->hello))
+			return;
 		send_request(n, n->aborted ? TALK_SHUTDOWN : TALK_INVENTORY);
+		return;
+	case TALK_RENEW:
+	case TALK_RENEW_CERT:
+		if (node_agent_reply(n, r) == 1)
+			send_request(n, n->aborted ? TALK_SHUTDOWN :
+			    TALK_INVENTORY);
 		return;
 	case TALK_INVENTORY:
 		if (r->msg_case != FWFLEET__ENGINE_MSG__MSG_INVENTORY)
@@ -225,23 +239,46 @@ static void on_reply(struct node *n)
 	node_abandon(n, "unexpected reply from the engine");
 }
 
+/* --via auto: no agent answered; the node goes the SSH way. */
+static void go_ssh(struct node *n, const char *why)
+{
+	node_log(n, LOG_LVL_DEBUG, "no agent (%s): going by SSH", why);
+	node_control_close(n);
+	n->via_agent = 0;
+	n->channel_up = 0;
+	node_set_state(n, NODE_CONNECTING);
+	fleet_submit(n->fleet, n, node_step_connect);
+}
+
 static void fsm_step_done(struct node *n, enum node_event ev)
 {
+	if (ev == NEV_STEP_FAILED && node_agent_fallback(n)) {
+		go_ssh(n, n->step_err);
+		return;
+	}
 	if (ev == NEV_STEP_FAILED) {
 		node_abandon(n, n->step_err);
+		return;
+	}
+	if (n->state == NODE_CONNECTING && n->via_agent) {
+		/* Straight to the agent's port. */
+		node_set_state(n, NODE_TALKING);
+		n->engine_port = fleet_opts(n->fleet)->engine_port;
+		if (node_control_open(n) != 0 && n->state == NODE_TALKING)
+			node_abandon(n, n->step_err);
 		return;
 	}
 	if (n->aborted) {
 		node_abandon(n, "cancelled by the operator");
 		return;
 	}
-	if (n->state == NODE_CONNECTING && fleet_sweep_only(n->fleet)) {
+	if (n->state == NODE_CONNECTING && fleet_job_step(n->fleet) != NULL) {
 		node_set_state(n, NODE_PREPARING);
 		fleet_set_workdir(n->fleet, n);
-		fleet_submit(n->fleet, n, node_step_sweep);
+		fleet_submit(n->fleet, n, fleet_job_step(n->fleet));
 		return;
 	}
-	if (n->state == NODE_PREPARING && fleet_sweep_only(n->fleet)) {
+	if (n->state == NODE_PREPARING && fleet_job_step(n->fleet) != NULL) {
 		node_cleanup(n);
 		return;
 	}
@@ -272,7 +309,11 @@ void node_fsm(struct node *n, enum node_event ev)
 		} else if (ev == NEV_START) {
 			n->started_ms = fw_now_ms();
 			node_set_state(n, NODE_CONNECTING);
-			fleet_submit(n->fleet, n, node_step_connect);
+			n->via_agent = fleet_job(n->fleet) == FLEET_SESSION &&
+			    fleet_opts(n->fleet)->via != VIA_SSH &&
+			    !fleet_opts(n->fleet)->tunnel;
+			fleet_submit(n->fleet, n, n->via_agent ?
+			    node_step_resolve : node_step_connect);
 		}
 		break;
 	case NODE_CONNECTING:
@@ -287,6 +328,8 @@ void node_fsm(struct node *n, enum node_event ev)
 			send_request(n, TALK_HELLO);
 		} else if (ev == NEV_REPLY) {
 			on_reply(n);
+		} else if (ev == NEV_CHANNEL_FAILED && node_agent_fallback(n)) {
+			go_ssh(n, n->step_err);
 		} else if (ev == NEV_CHANNEL_FAILED) {
 			node_abandon(n, n->step_err);
 		} else if (ev == NEV_ABORT) {
@@ -333,8 +376,8 @@ void node_free(struct node *n)
 		free(n->bootstrap);
 		n->bootstrap = NULL;
 	}
-	free(n->sweep_out);
-	n->sweep_out = NULL;
+	free(n->job_out);
+	n->job_out = NULL;
 	if (n->inv != NULL)
 		fwfleet__inventory__free_unpacked(n->inv, NULL);
 	n->inv = NULL;

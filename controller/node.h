@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "fwfleet.pb-c.h"
+#include "fleet.h"
 #include "nodes.h"
 #include "transport.h"
 
@@ -48,8 +49,8 @@ enum node_event {
 };
 
 enum talk_phase {
-	TALK_HELLO, TALK_INVENTORY, TALK_STAGE, TALK_INSTALL, TALK_REBOOT,
-	TALK_SHUTDOWN,
+	TALK_HELLO, TALK_RENEW, TALK_RENEW_CERT, TALK_INVENTORY, TALK_STAGE,
+	TALK_INSTALL, TALK_REBOOT, TALK_SHUTDOWN,
 };
 
 struct node_deploy;
@@ -87,6 +88,8 @@ struct node {
 	uint32_t next_id;
 	uint32_t inflight_id;		/* the request awaiting its reply */
 	int channel_up;			/* TLS handshake done */
+	int via_agent;			/* talking to a persistent agent */
+	char agent_name[256];		/* the name it was enrolled as */
 	Fwfleet__EngineMsg *reply;	/* the message being handled */
 
 	/* Outcome. */
@@ -94,7 +97,7 @@ struct node {
 	int failed;
 	char error[1024];
 	Fwfleet__Inventory *inv;	/* owned, from the engine's reply */
-	char *sweep_out;		/* fwfleet cleanup: what was swept */
+	char *job_out;			/* a job's report (cleanup, agent) */
 	int leftovers;			/* cleanup could not finish */
 	struct node_deploy *dep;	/* deploy runs: owned by deploy.c */
 };
@@ -109,6 +112,27 @@ void node_step_connect(void *arg);
 void node_step_prepare(void *arg);
 void node_step_cleanup(void *arg);
 void node_step_sweep(void *arg);
+void node_step_resolve(void *arg);
+
+/*
+ * Runs cmd on the node (stdin in[0..inlen)); a failure to run it, or a
+ * non-zero exit, is described in step_err as "what: ..." (with stderr).
+ */
+int node_exec(struct node *n, const char *what, const char *cmd,
+    const void *in, size_t inlen, int timeout_ms, struct exec_result *res);
+
+/*
+ * Ships the engine into n->workdir and runs tail (a shell fragment; $d is
+ * the work directory) as the script's end. Returns 0 when the script
+ * exited 0, with its output in *res; else step_err says what failed.
+ */
+int node_ship(struct node *n, const char *tail, struct exec_result *res);
+
+/* node_agent.c: the persistent agent over SSH (output in job_out). */
+void node_step_agent_install(void *arg);
+void node_step_agent_upgrade(void *arg);
+void node_step_agent_remove(void *arg);
+void node_step_agent_status(void *arg);
 
 /* Asks the engine to shut down (the end of the talk). */
 void node_send_shutdown(struct node *n);
@@ -116,6 +140,18 @@ void node_send_shutdown(struct node *n);
 /* Records a failure and goes to cleanup (the only exit from the talk
  * other than Shutdown). */
 void node_abandon(struct node *n, const char *why);
+
+/* node_via.c: persistent agents in a session (--via auto|agent). */
+/* Checks the peer of a direct connection is our agent for this node. */
+int node_agent_check(struct node *n, SSL *ssl, char *err, size_t errlen);
+/* After the agent's Hello: renews its certificate if it expires soon.
+ * Returns 1 if a renewal started (its replies go to node_agent_reply). */
+int node_agent_hello(struct node *n, const Fwfleet__Hello *h);
+/* A renewal reply; returns the next phase to send, or -1 on failure
+ * (the node was abandoned). */
+int node_agent_reply(struct node *n, const Fwfleet__EngineMsg *r);
+/* True if the agent path failed and the node should go by SSH. */
+int node_agent_fallback(struct node *n);
 
 /* node_control.c: the control channel on the loop thread. */
 int node_control_open(struct node *n);
@@ -134,13 +170,24 @@ struct deploy_ctx *fleet_deploy_ctx(struct fleet *f);
 void fleet_controller_url(const struct fleet *f, const struct node *n,
     char *url, size_t len);
 const char *fleet_session_id(const struct fleet *f);
-/* fwfleet cleanup: the sessions to sweep, and whether all others too. */
+/* The sessions of this controller that died (their leftovers go). */
 char **fleet_dead_sessions(const struct fleet *f, size_t *n);
-int fleet_sweep_force(const struct fleet *f);
-int fleet_sweep_only(const struct fleet *f);
+/* What the run does on nodes; the step of a job other than a session. */
+typedef void (*fleet_step_fn)(void *);
+enum fleet_job fleet_job(const struct fleet *f);
+fleet_step_fn fleet_job_step(const struct fleet *f);
 const struct fleet_opts *fleet_opts(const struct fleet *f);
 void fleet_submit(struct fleet *f, struct node *n, void (*step)(void *));
 int fleet_issue_engine_cert(struct fleet *f, struct node *n);
+/*
+ * Signs a persistent agent's certificate request (worker threads): names
+ * from the node, role engine, TLS_AGENT_URI_PREFIX<node name>. *chain is the certificate
+ * then the CA certificate, PEM. Records the serial for `pki revoke`.
+ */
+int fleet_sign_agent(struct fleet *f, struct node *n, const char *csr,
+    size_t csr_len, char **chain, size_t *chain_len);
+/* True if the certificate serial (hex) was revoked (`pki revoke`). */
+int fleet_revoked(const struct fleet *f, const char *serial);
 /* Sets n->workdir: <remote dir>/fwfleet-<session>-<node index>. */
 void fleet_set_workdir(const struct fleet *f, struct node *n);
 void fleet_node_done(struct fleet *f, struct node *n);

@@ -46,6 +46,13 @@ static void port_blocked(struct node *n, const char *how)
 {
 	const struct fleet_opts *o = fleet_opts(n->fleet);
 
+	if (n->via_agent) {
+		fw_snprintf(n->step_err, sizeof(n->step_err), "no agent "
+		    "answers on port %u (%s): install one with `fwfleet agent "
+		    "install`, or use --via ssh", n->engine_port, how);
+		node_fsm(n, NEV_CHANNEL_FAILED);
+		return;
+	}
 	fw_snprintf(n->step_err, sizeof(n->step_err), "the engine is running "
 	    "but its control port %u cannot be reached (%s), though SSH "
 	    "works: %s", n->engine_port, how, o->open_firewall ?
@@ -57,14 +64,25 @@ static void port_blocked(struct node *n, const char *how)
 	node_fsm(n, NEV_CHANNEL_FAILED);
 }
 
+/* An agent that may not be there (--via auto) gets 3 s at most. */
+static unsigned connect_timeout(const struct node *n)
+{
+	const struct fleet_opts *o = fleet_opts(n->fleet);
+	int t = o->ssh.connect_timeout_s;
+
+	if (n->via_agent && o->via == VIA_AUTO && t > 3)
+		t = 3;
+	return (unsigned)t;
+}
+
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct node *n = arg;
 	char how[64];
 
 	if (!n->channel_up && n->tun == NULL) {
-		fw_snprintf(how, sizeof(how), "no answer in %d s",
-		    fleet_opts(n->fleet)->ssh.connect_timeout_s);
+		fw_snprintf(how, sizeof(how), "no answer in %u s",
+		    connect_timeout(n));
 		port_blocked(n, how);
 		return;
 	}
@@ -110,7 +128,18 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	char err[300];
 
 	if (what & BEV_EVENT_CONNECTED) {
-		if (tls_check_peer(ssl, fleet_session_id(n->fleet),
+		if (n->via_agent) {
+			socklen_t len = sizeof(n->local);
+
+			if (node_agent_check(n, ssl, err, sizeof(err)) != 0) {
+				channel_failed(n, "agent refused", err);
+				return;
+			}
+			/* Where the agent reaches us (payload URLs): our end
+			 * of this connection, as SSH's would be. */
+			getsockname(bufferevent_getfd(bev),
+			    (struct sockaddr *)&n->local, &len);
+		} else if (tls_check_peer(ssl, fleet_session_id(n->fleet),
 		    TLS_ROLE_ENGINE, err, sizeof(err)) != 0) {
 			channel_failed(n, "the engine's certificate is not "
 			    "for this session", err);
@@ -158,12 +187,16 @@ static void set_port(struct node *n, struct sockaddr_storage *ss)
 
 /*
  * A network cut leaves a request waiting for its whole timeout (an
- * installer's can be an hour): keepalive probes find a dead link sooner,
+ * installer's can be an hour): keepalive probes find a dead link sooner
+ * (the tunnel's SSH connection then ends its pump, and the socket we
+ * hold sees EOF),
  * within the talk timeout (at most 10 s idle) plus three probes 2 s apart.
  */
 static void watch_link(struct node *n)
 {
-	int fd = bufferevent_getfd(n->bev), on = 1, cnt = 3, intvl = 2;
+	/* With --tunnel the link is the SSH connection's. */
+	int fd = n->tun != NULL ? transport_fd(n->tp) : bufferevent_getfd(n->bev);
+	int on = 1, cnt = 3, intvl = 2;
 	int idle = fleet_opts(n->fleet)->talk_timeout_s;
 	unsigned user_ms;
 
@@ -215,9 +248,11 @@ int node_control_open(struct node *n)
 	set_port(n, &ss);
 	/* Connect and handshake within the connect timeout: a firewall that
 	 * drops the port shows quickly, not after the talk timeout. */
-	arm_timer(n, (unsigned)fleet_opts(n->fleet)->ssh.connect_timeout_s);
-	if (n->tun != NULL)
+	arm_timer(n, connect_timeout(n));
+	if (n->tun != NULL) {
+		watch_link(n);
 		return 0;
+	}
 	/* An immediate failure is also raised through on_event, which
 	 * reports it; the caller's cleanup is then a no-op. */
 	if (bufferevent_socket_connect(n->bev, (struct sockaddr *)&ss,

@@ -4,6 +4,7 @@
  * acts on them back on the loop thread.
  */
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "engine_image.h"
 #include "err.h"
+#include "addr.h"
 #include "fleet.h"
 #include "log.h"
 #include "node.h"
@@ -21,8 +23,7 @@
 #define SHIP_TIMEOUT_MS		120000
 #define CLEANUP_TIMEOUT_MS	15000
 
-/* Runs cmd; a non-zero exit becomes FW_ERR_REMOTE with what/stderr. */
-static int run(struct node *n, const char *what, const char *cmd,
+int node_exec(struct node *n, const char *what, const char *cmd,
     const void *in, size_t inlen, int timeout_ms, struct exec_result *res)
 {
 	char err[512];
@@ -65,6 +66,31 @@ static int open_tunnel(struct node *n)
 		return FW_ERR_SSH;
 	}
 	return 0;
+}
+
+/* --via auto|agent: the node's address for a direct connection (a
+ * link-local zone becomes the scope id). */
+void node_step_resolve(void *arg)
+{
+	struct node *n = arg;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char host[300];
+	int r;
+
+	n->step_rc = FW_ERR_NOT_FOUND;
+	if (addr_host_zone(&n->spec->addr, host, sizeof(host)) != 0)
+		return;
+	if ((r = getaddrinfo(host, NULL, &hints, &ai)) != 0 || ai == NULL ||
+	    ai->ai_addrlen > sizeof(n->peer)) {
+		fw_snprintf(n->step_err, sizeof(n->step_err), "cannot resolve "
+		    "%s: %s", host, r ? gai_strerror(r) : "no address");
+	} else {
+		memcpy(&n->peer, ai->ai_addr, ai->ai_addrlen);
+		n->peer_len = ai->ai_addrlen;
+		n->step_rc = 0;
+	}
+	if (ai != NULL)
+		freeaddrinfo(ai);
 }
 
 void node_step_connect(void *arg)
@@ -257,6 +283,13 @@ static const struct engine_image *node_image(struct node *n)
 	return img;
 }
 
+int node_ship(struct node *n, const char *tail, struct exec_result *res)
+{
+	const struct engine_image *img = node_image(n);
+
+	return img != NULL ? ship(n, img, tail, res) : FW_ERR_NOT_FOUND;
+}
+
 void node_step_prepare(void *arg)
 {
 	struct node *n = arg;
@@ -287,21 +320,17 @@ out:
  * fwfleet cleanup: ships the engine, runs its sweep of what earlier
  * sessions left (the dead sessions of this controller; with force, every
  * session without a running engine's controller) and removes it again.
- * What was swept is in n->sweep_out.
+ * What was swept is in n->job_out.
  */
 void node_step_sweep(void *arg)
 {
 	struct node *n = arg;
 	const struct fleet_opts *o = fleet_opts(n->fleet);
-	const struct engine_image *img;
 	struct exec_result res = { 0 };
 	char *rd, *dead = xstrdup(""), *prev, *q, *tail;
 	size_t i, n_dead;
 	char **ids = fleet_dead_sessions(n->fleet, &n_dead);
 
-	n->step_rc = FW_ERR_NOT_FOUND;
-	if ((img = node_image(n)) == NULL)
-		goto out;
 	for (i = 0; i < n_dead; i++) {
 		prev = dead;
 		q = fw_sh_quote(ids[i]);
@@ -310,21 +339,20 @@ void node_step_sweep(void *arg)
 		free(prev);
 	}
 	rd = fw_sh_quote(o->remote_dir);
-	tail = xasprintf(sweep_tail, rd, dead, fleet_sweep_force(n->fleet) ?
-	    " --force" : "");
-	n->step_rc = ship(n, img, tail, &res);
+	tail = xasprintf(sweep_tail, rd, dead,
+	    fleet_job(n->fleet) == FLEET_CLEANUP_FORCE ? " --force" : "");
+	n->step_rc = node_ship(n, tail, &res);
 	free(tail);
 	free(rd);
 	if (n->step_rc == 0 || res.exit_status == 1) {
 		fw_rtrim(res.out);
-		n->sweep_out = xstrdup(res.out);
+		n->job_out = xstrdup(res.out);
 	}
 	if (n->step_rc == 0)
 		n->engine_started = 0;	/* the script removed it */
 	else if (res.exit_status == 1)
 		fw_snprintf(n->step_err, sizeof(n->step_err), "the sweep could "
 		    "not remove everything");
-out:
 	free(dead);
 	exec_result_free(&res);
 }
@@ -354,7 +382,8 @@ static int cleanup_exec(struct node *n, const char *cmd,
 	const struct fleet_opts *o = fleet_opts(n->fleet);
 	int r;
 
-	r = run(n, "cleanup failed", cmd, NULL, 0, CLEANUP_TIMEOUT_MS, res);
+	r = node_exec(n, "cleanup failed", cmd, NULL, 0, CLEANUP_TIMEOUT_MS,
+	    res);
 	if (r == 0 || r == FW_ERR_REMOTE)
 		return r;
 	node_log(n, LOG_LVL_INFO, "cleanup: %s; connecting again", n->step_err);
@@ -365,7 +394,8 @@ static int cleanup_exec(struct node *n, const char *cmd,
 		n->tp = NULL;
 		return r;
 	}
-	return run(n, "cleanup failed", cmd, NULL, 0, CLEANUP_TIMEOUT_MS, res);
+	return node_exec(n, "cleanup failed", cmd, NULL, 0, CLEANUP_TIMEOUT_MS,
+	    res);
 }
 
 void node_step_cleanup(void *arg)

@@ -16,7 +16,7 @@ struct node_result {
 	const char *error;		/* why it failed (NULL when ok) */
 	const Fwfleet__Inventory *inv;	/* NULL when failed */
 	double elapsed_s;		/* time spent on the node */
-	const char *swept;		/* fwfleet cleanup: what was removed */
+	const char *output;		/* a job's report (cleanup, agent) */
 };
 
 /*

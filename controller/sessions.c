@@ -143,7 +143,8 @@ size_t sessions_dead(const char *state_dir, char ***out)
 	struct record *recs;
 	size_t i, n = collect_dead(dir, &recs);
 
-	qsort(recs, n, sizeof(*recs), newest_first);
+	if (n > 1)
+		qsort(recs, n, sizeof(*recs), newest_first);
 	*out = xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++) {
 		if (i < SESSIONS_MAX_DEAD)

@@ -85,6 +85,10 @@ int transport_execv(struct transport *t, const char *cmd,
     const struct iovec *in, int niov, int timeout_ms,
     struct exec_result *res, char *err, size_t errlen);
 
+/* The connection's socket (for socket options only: never read or write
+ * it), or -1. */
+int transport_fd(struct transport *t);
+
 /* Frees the buffers in res and clears it. */
 void exec_result_free(struct exec_result *res);
 

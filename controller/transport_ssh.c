@@ -491,6 +491,11 @@ const char *transport_ssh_host(struct transport *t)
 	return t->host;
 }
 
+int transport_fd(struct transport *t)
+{
+	return t != NULL ? ssh_get_fd(t->session) : -1;
+}
+
 void transport_close(struct transport *t)
 {
 	if (t == NULL)

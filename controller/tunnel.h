@@ -33,8 +33,8 @@ struct tunnel;
  * when https is NULL (the tunnel then only carries the control channel).
  * On success *out is the tunnel, which the caller frees with
  * tunnel_close (t must outlive it). Returns 0, FW_ERR_INVALID,
- * FW_ERR_UNSUPPORTED (the node's sshd refuses forwarding) or FW_ERR_SSH,
- * with err saying why and what to do.
+ * FW_ERR_UNSUPPORTED (the node's sshd refuses forwarding), FW_ERR_SSH or
+ * FW_ERR_SYSTEM, with err saying why and what to do.
  */
 int tunnel_open(struct transport *t, const struct sockaddr *https,
     socklen_t https_len, uint16_t *remote_port, struct tunnel **out,
@@ -47,9 +47,9 @@ int tunnel_open(struct transport *t, const struct sockaddr *https,
  * it): bytes written to it reach the engine, the engine's bytes can be
  * read from it, shutdown(SHUT_WR) sends EOF to the engine and close()
  * closes the channel. Returns 0, FW_ERR_INVALID (also when called twice),
- * FW_ERR_UNSUPPORTED (sshd refuses forwarding) or FW_ERR_SSH (e.g.
- * nothing listens on the port); after a failure the caller may try again
- * or call tunnel_close.
+ * FW_ERR_UNSUPPORTED (sshd refuses forwarding), FW_ERR_SSH (e.g. nothing
+ * listens on the port) or FW_ERR_SYSTEM; after a failure the caller may
+ * try again or call tunnel_close.
  */
 int tunnel_start(struct tunnel *tn, uint16_t engine_port, int *fd,
     char *err, size_t errlen);

@@ -10,9 +10,10 @@
  *	local socket -> up buffer -> channel
  *	channel -> down buffer -> local socket
  *
- * A channel gets no more than its remote window, and only while libssh's
- * output buffer is empty, so libssh never queues more than one write per
- * connection. A full buffer stops reading from its source: the local
+ * A channel gets no more than its remote window, and only in rounds that
+ * start with libssh's output buffer empty, so libssh never holds more than
+ * one of our buffers per connection. A full buffer stops reading from its
+ * source: the local
  * socket's sender blocks, or our channel window closes and the node's
  * sender waits. So memory per connection is the two buffers here plus
  * libssh's receive window (about 1.25 MB). EOF crosses in each direction
@@ -92,6 +93,7 @@ struct tunnel {
 	struct tconn *conns[TUNNEL_MAX_CONNS];
 	int nconns;
 	int nfwd;		/* forwarded ones among conns */
+	int https_warned;	/* said it could not reach our server */
 	atomic_uint_least64_t to_node;
 	atomic_uint_least64_t from_node;
 	atomic_uint accepted;
@@ -296,6 +298,16 @@ static int conn_write_fd(struct tconn *c)
 	return 1;
 }
 
+/* Our HTTPS server is unreachable: said once per tunnel, then counted. */
+static void https_failed(struct tunnel *tn, int e)
+{
+	log_msg(tn->https_warned ? LOG_LVL_DEBUG : LOG_LVL_WARN, "%s: "
+	    "--tunnel: cannot connect to our HTTPS server: %s", tn->host,
+	    strerror(e));
+	tn->https_warned = 1;
+	atomic_fetch_add(&tn->refused, 1);
+}
+
 /* A forwarded connection's TCP connect to our HTTPS server ended. */
 static int conn_connected(struct tunnel *tn, struct tconn *c, short rev)
 {
@@ -307,9 +319,7 @@ static int conn_connected(struct tunnel *tn, struct tconn *c, short rev)
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
 		e = errno;
 	if (e != 0) {
-		log_warn("%s: --tunnel: cannot connect to our HTTPS server: "
-		    "%s", tn->host, strerror(e));
-		atomic_fetch_add(&tn->refused, 1);
+		https_failed(tn, e);
 		c->abort = 1;
 		return 1;
 	}
@@ -331,7 +341,6 @@ static int conn_step(struct tunnel *tn, struct tconn *c, short rev,
 	moved |= conn_write_ch(tn, c, ssh_busy);
 	moved |= conn_read_ch(tn, c);
 	moved |= conn_write_fd(c);
-	if (getenv("TUNDBG")) fprintf(stderr, "conn %d rev %x up %zu down %zu fe %d fg %d ce %d cc %d es %d sw %d moved %d\n", c->fd, rev, tbuf_pending(&c->up), tbuf_pending(&c->down), c->fd_eof, c->fd_gone, c->ch_eof, c->ch_closed, c->eof_sent, c->shut_wr, moved);
 	/* POLLHUP after EOF: the peer closed its end entirely. */
 	if (c->hup && c->fd_eof && !c->fd_gone) {
 		conn_gone(c);
@@ -368,7 +377,7 @@ static void conn_pollfd(const struct tconn *c, struct pollfd *p)
 /* A non-blocking TCP connection to our HTTPS server; -1 with errno. */
 static int https_connect(struct tunnel *tn, int *connecting)
 {
-	int fd, one = 1;
+	int fd, one = 1, e;
 
 	*connecting = 0;
 	if ((fd = socket(tn->https.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
@@ -383,7 +392,9 @@ static int https_connect(struct tunnel *tn, int *connecting)
 		*connecting = 1;
 		return fd;
 	}
+	e = errno;
 	close(fd);
+	errno = e;
 	return -1;
 }
 
@@ -396,12 +407,11 @@ static void fwd_add(struct tunnel *tn, ssh_channel ch)
 	if (tn->nfwd >= TUNNEL_MAX_FWD) {
 		log_debug("%s: --tunnel: %d forwarded connections already; "
 		    "refusing one more", tn->host, tn->nfwd);
+		atomic_fetch_add(&tn->refused, 1);
 	} else if ((fd = https_connect(tn, &connecting)) < 0) {
-		log_warn("%s: --tunnel: cannot connect to our HTTPS server: "
-		    "%s", tn->host, strerror(errno));
+		https_failed(tn, errno);
 	}
 	if (fd < 0) {
-		atomic_fetch_add(&tn->refused, 1);
 		ssh_channel_close(ch);
 		ssh_channel_free(ch);
 		return;

@@ -1,8 +1,8 @@
 /*
  * transport_ssh against a private sshd on 127.0.0.1 and [::1], started
  * here with its own config, keys and known_hosts in a temporary
- * directory. Runs as root (as in CI). If sshd cannot be started the test
- * fails; it never skips.
+ * directory (sshd_fixture.c). Runs as root (as in CI). If sshd cannot
+ * be started the test fails; it never skips.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +11,6 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -23,150 +20,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libssh/libssh.h>
 
 #include "err.h"
+#include "sshd_fixture.h"
 #include "transport.h"
 #include "util.h"
 
-#define SSHD		"/usr/sbin/sshd"
 #define BIG_LEN		(4 * 1024 * 1024)
 #define OUT_MAX		(1024 * 1024)
 #define NTHREADS	8
 
 static struct {
-	char dir[64];
-	char known_hosts[128];	/* the right keys for both addresses */
-	char client_key[128];	/* in authorized_keys */
-	char wrong_key[128];	/* not */
-	char hostkey_line[256];	/* "ssh-ed25519 AAAA..." */
-	char ll_host[INET6_ADDRSTRLEN];	/* link-local address, if any */
-	char ll_zone[IF_NAMESIZE];
-	uint16_t port;
-	pid_t pid;
+	struct sshd_fixture fx;	/* its client_key is in authorized_keys */
+	struct sshd_server *sshd;	/* on 127.0.0.1, [::1], link-local */
+	char wrong_key[128];	/* not in authorized_keys */
 } g;
 
 /* --- helpers ------------------------------------------------------------ */
 
-static int run(const char *const argv[])
-{
-	pid_t pid;
-	int st, fd;
-
-	if ((pid = fork()) < 0)
-		return -1;
-	if (pid == 0) {
-		if ((fd = open("/dev/null", O_WRONLY)) >= 0)
-			dup2(fd, STDOUT_FILENO);
-		execv(argv[0], (char *const *)(uintptr_t)argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int keygen(const char *path, const char *type)
-{
-	const char *argv[] = { "/usr/bin/ssh-keygen", "-q", "-t", type, "-N",
-	    "", "-f", path, NULL };
-
-	unlink(path);
-	return run(argv);
-}
-
-static void path_in_dir(char *buf, size_t len, const char *name)
-{
-	if (fw_snprintf(buf, len, "%s/%s", g.dir, name) != 0)
-		abort();
-}
-
-static int write_text(const char *path, const char *text)
-{
-	return fw_write_file(path, text, strlen(text), 0600);
-}
-
-/* The "type base64" part of a .pub file. */
-static int pub_line(const char *pubpath, char *out, size_t len)
-{
-	char *text = NULL, *sp;
-	size_t n;
-	int r = -1;
-
-	if (fw_read_file(pubpath, 4096, &text, &n) != 0)
-		goto out;
-	if ((sp = strchr(text, ' ')) != NULL)
-		sp = strchr(sp + 1, ' ');
-	if (sp != NULL)
-		*sp = '\0';
-	fw_rtrim(text);
-	r = fw_snprintf(out, len, "%s", text);
-out:
-	free(text);
-	return r;
-}
-
-static int sock_try6(const char *host, const char *zone, uint16_t port)
-{
-	struct sockaddr_in6 sin6;
-	int fd, r;
-
-	memset(&sin6, 0, sizeof(sin6));
-	sin6.sin6_family = AF_INET6;
-	sin6.sin6_port = htons(port);
-	sin6.sin6_scope_id = if_nametoindex(zone);
-	if (inet_pton(AF_INET6, host, &sin6.sin6_addr) != 1 ||
-	    (fd = socket(AF_INET6, SOCK_STREAM, 0)) < 0)
-		return -1;
-	r = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6));
-	close(fd);
-	return r;
-}
-
-static int sock_try(int family, uint16_t port, int do_connect)
-{
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t sl;
-	int fd, r, one = 1;
-
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		sl = sizeof(*sin);
-	} else {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		sin6->sin6_addr = in6addr_loopback;
-		sl = sizeof(*sin6);
-	}
-	if ((fd = socket(family, SOCK_STREAM, 0)) < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (do_connect)
-		r = connect(fd, (struct sockaddr *)&ss, sl);
-	else
-		r = bind(fd, (struct sockaddr *)&ss, sl);
-	close(fd);
-	return r;
-}
-
-static int port_free(uint16_t port)
-{
-	return sock_try(AF_INET, port, 0) == 0 &&
-	    sock_try(AF_INET6, port, 0) == 0;
-}
-
-/* Finds a usable link-local address on an up, non-loopback interface. */
-static void link_local_find(void)
+/* Finds a link-local address on an up, non-loopback interface for d to
+ * listen on too. */
+static void link_local_find(struct sshd_server *d)
 {
 	struct ifaddrs *ifa0, *ifa;
 	struct sockaddr_in6 *sin6;
@@ -181,11 +58,11 @@ static void link_local_find(void)
 			continue;
 		sin6 = (struct sockaddr_in6 *)ifa->ifa_addr;
 		if (!IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) ||
-		    strlen(ifa->ifa_name) >= sizeof(g.ll_zone))
+		    strlen(ifa->ifa_name) >= sizeof(d->ll_zone))
 			continue;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, g.ll_host,
-		    sizeof(g.ll_host));
-		memcpy(g.ll_zone, ifa->ifa_name, strlen(ifa->ifa_name) + 1);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, d->ll_host,
+		    sizeof(d->ll_host));
+		memcpy(d->ll_zone, ifa->ifa_name, strlen(ifa->ifa_name) + 1);
 		break;
 	}
 	freeifaddrs(ifa0);
@@ -212,190 +89,22 @@ static int silent_listener(uint16_t *port)
 
 /* --- the private sshd --------------------------------------------------- */
 
-static int sshd_config(const char *path, uint16_t port)
-{
-	char *text, *ll;
-	int r;
-
-	if (g.ll_host[0] != '\0')
-		ll = xasprintf("ListenAddress [%s%%%s]:%u\n", g.ll_host,
-		    g.ll_zone, port);
-	else
-		ll = xstrdup("");
-	text = xasprintf("%s"
-	    "ListenAddress 127.0.0.1:%u\n"
-	    "ListenAddress [::1]:%u\n"
-	    "HostKey %s/hostkey\n"
-	    "AuthorizedKeysFile %s/authorized_keys\n"
-	    "PidFile %s/sshd.pid\n"
-	    "PermitRootLogin yes\n"
-	    "UsePAM no\n"
-	    "StrictModes no\n"
-	    "PasswordAuthentication yes\n"
-	    "KbdInteractiveAuthentication no\n"
-	    "MaxStartups 64\n"
-	    "MaxSessions 64\n"
-	    "LogLevel VERBOSE\n", ll, port, port, g.dir, g.dir, g.dir);
-	r = write_text(path, text);
-	free(text);
-	free(ll);
-	return r;
-}
-
-static pid_t sshd_spawn(const char *config, const char *logpath)
-{
-	pid_t pid;
-	int fd;
-
-	if ((pid = fork()) != 0)
-		return pid;
-	if ((fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-	}
-	execl(SSHD, SSHD, "-D", "-e", "-f", config, (char *)NULL);
-	_exit(127);
-}
-
-/* Waits (50 x 100 ms) until the port accepts; 0, or -1 if sshd died. */
-static int sshd_wait(pid_t pid, uint16_t port)
-{
-	struct timespec ts = { 0, 100 * 1000 * 1000 };
-	int i, st;
-
-	for (i = 0; i < 50; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return -1;
-		if (sock_try(AF_INET, port, 1) == 0)
-			return 0;
-		nanosleep(&ts, NULL);
-	}
-	return -1;
-}
-
-static void sshd_log_dump(const char *logpath)
-{
-	char *text = NULL;
-	size_t n;
-
-	if (fw_read_file(logpath, 65536, &text, &n) == 0)
-		fprintf(stderr, "--- sshd log ---\n%s----------------\n", text);
-	free(text);
-}
-
-static int sshd_start(void)
-{
-	char config[128], logpath[128];
-	uint16_t port;
-	int attempt;
-
-	path_in_dir(config, sizeof(config), "sshd_config");
-	path_in_dir(logpath, sizeof(logpath), "sshd.log");
-	for (attempt = 0; attempt < 20; attempt++) {
-		port = 20000 + (getpid() + attempt * 37) % 10000;
-		if (!port_free(port))
-			continue;
-		/* Use the link-local address only if it can be bound. */
-		if (g.ll_host[0] != '\0' &&
-		    sock_try6(g.ll_host, g.ll_zone, port) != 0)
-			g.ll_host[0] = '\0';
-		if (sshd_config(config, port) != 0)
-			return -1;
-		if ((g.pid = sshd_spawn(config, logpath)) < 0)
-			return -1;
-		if (sshd_wait(g.pid, port) == 0) {
-			g.port = port;
-			return 0;
-		}
-		kill(g.pid, SIGTERM);
-		waitpid(g.pid, NULL, 0);
-		g.pid = 0;
-	}
-	sshd_log_dump(logpath);
-	return -1;
-}
-
-static int fixture_keys(void)
-{
-	char hostkey[128], pub[128], auth[128], line[256];
-	char *text;
-	int r;
-
-	path_in_dir(hostkey, sizeof(hostkey), "hostkey");
-	path_in_dir(pub, sizeof(pub), "hostkey.pub");
-	path_in_dir(auth, sizeof(auth), "authorized_keys");
-	path_in_dir(g.client_key, sizeof(g.client_key), "client_key");
-	path_in_dir(g.wrong_key, sizeof(g.wrong_key), "wrong_key");
-	if (keygen(hostkey, "ed25519") != 0 ||
-	    keygen(g.client_key, "ed25519") != 0 ||
-	    keygen(g.wrong_key, "ed25519") != 0 ||
-	    pub_line(pub, g.hostkey_line, sizeof(g.hostkey_line)) != 0)
-		return -1;
-	if (fw_snprintf(pub, sizeof(pub), "%s.pub", g.client_key) != 0 ||
-	    pub_line(pub, line, sizeof(line)) != 0)
-		return -1;
-	text = xasprintf("%s\n", line);
-	r = write_text(auth, text);
-	free(text);
-	return r;
-}
-
+/* One sshd on 127.0.0.1, [::1] and link-local, password auth allowed. */
 static int fixture_start(void)
 {
-	char *text, *ll;
-
-	if (fw_snprintf(g.dir, sizeof(g.dir), "/tmp/fwssh.XXXXXX") != 0 ||
-	    mkdtemp(g.dir) == NULL) {
-		fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+	g.sshd = sshd_fixture_add(&g.fx, "main",
+	    "PasswordAuthentication yes\n");
+	g.sshd->ipv6 = 1;
+	link_local_find(g.sshd);
+	if (sshd_fixture_start(&g.fx, "/tmp/fwssh.XXXXXX") != 0)
 		return -1;
-	}
-	if (mkdir("/run/sshd", 0755) != 0 && errno != EEXIST) {
-		fprintf(stderr, "mkdir /run/sshd: %s\n", strerror(errno));
-		return -1;
-	}
-	if (access(SSHD, X_OK) != 0) {
-		fprintf(stderr, "%s is missing: install openssh-server\n",
-		    SSHD);
-		return -1;
-	}
-	if (fixture_keys() != 0) {
+	sshd_fixture_path(&g.fx, g.wrong_key, sizeof(g.wrong_key),
+	    "wrong_key");
+	if (sshd_fixture_keygen(g.wrong_key, "ed25519") != 0) {
 		fprintf(stderr, "cannot generate keys with ssh-keygen\n");
 		return -1;
 	}
-	link_local_find();
-	if (sshd_start() != 0) {
-		fprintf(stderr, "cannot start %s\n", SSHD);
-		return -1;
-	}
-	path_in_dir(g.known_hosts, sizeof(g.known_hosts), "known_hosts");
-	text = xasprintf("[127.0.0.1]:%u %s\n[::1]:%u %s\n", g.port,
-	    g.hostkey_line, g.port, g.hostkey_line);
-	if (g.ll_host[0] != '\0') {
-		ll = xasprintf("%s[%s%%%s]:%u %s\n", text, g.ll_host,
-		    g.ll_zone, g.port, g.hostkey_line);
-		free(text);
-		text = ll;
-	}
-	if (write_text(g.known_hosts, text) != 0)
-		abort();
-	free(text);
 	return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void fixture_stop(void)
-{
-	if (g.pid > 0) {
-		kill(g.pid, SIGTERM);
-		waitpid(g.pid, NULL, 0);
-	}
-	if (g.dir[0] != '\0')
-		nftw(g.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* --- per-test setup ----------------------------------------------------- */
@@ -411,7 +120,7 @@ static void spec_init(struct node_spec *spec, const char *host,
 		abort();
 	spec->addr.port = port;
 	spec->user = (char *)(uintptr_t)"root";
-	spec->key_file = g.client_key;
+	spec->key_file = g.fx.client_key;
 }
 
 static void opts_init(struct transport_opts *opts, const char *known_hosts)
@@ -429,8 +138,8 @@ static struct transport *connect_ok(const char *host, enum addr_kind kind)
 	char err[512] = "";
 	int r;
 
-	spec_init(&spec, host, kind, g.port);
-	opts_init(&opts, g.known_hosts);
+	spec_init(&spec, host, kind, g.sshd->port);
+	opts_init(&opts, g.fx.known_hosts);
 	r = transport_ssh_connect(&spec, &opts, &t, err, sizeof(err));
 	if (r != 0)
 		fprintf(stderr, "connect %s: %s\n", host, err);
@@ -491,7 +200,7 @@ static void test_exec_basic(void **state)
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(sl, sizeof(*sin));
 	assert_int_equal(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
-	assert_int_equal(ntohs(sin->sin_port), g.port);
+	assert_int_equal(ntohs(sin->sin_port), g.sshd->port);
 
 	assert_int_equal(exec_ok(*state, "echo hi; echo err >&2; exit 3",
 	    NULL, 0, &res), 0);
@@ -600,8 +309,8 @@ static void test_exec_sudo_as_root(void **state)
 	struct exec_result res;
 	char err[512] = "";
 
-	spec_init(&spec, "127.0.0.1", ADDR_IPV4, g.port);
-	opts_init(&opts, g.known_hosts);
+	spec_init(&spec, "127.0.0.1", ADDR_IPV4, g.sshd->port);
+	opts_init(&opts, g.fx.known_hosts);
 	opts.use_sudo = 1;
 	opts.password = "unused";
 	assert_int_equal(transport_ssh_connect(&spec, &opts, &t, err,
@@ -700,13 +409,13 @@ static void test_link_local(void **state)
 	socklen_t sl;
 	char err[512] = "";
 
-	if (g.ll_host[0] == '\0') {
+	if (g.sshd->ll_host[0] == '\0') {
 		fprintf(stderr, "no usable link-local address here\n");
 		skip();
 	}
-	spec_init(&spec, g.ll_host, ADDR_IPV6, g.port);
-	memcpy(spec.addr.zone, g.ll_zone, strlen(g.ll_zone) + 1);
-	opts_init(&opts, g.known_hosts);
+	spec_init(&spec, g.sshd->ll_host, ADDR_IPV6, g.sshd->port);
+	memcpy(spec.addr.zone, g.sshd->ll_zone, strlen(g.sshd->ll_zone) + 1);
+	opts_init(&opts, g.fx.known_hosts);
 	assert_int_equal(transport_ssh_connect(&spec, &opts, &t, err,
 	    sizeof(err)), 0);
 	assert_int_equal(exec_ok(t, "echo ll", NULL, 0, &res), 0);
@@ -714,7 +423,7 @@ static void test_link_local(void **state)
 	exec_result_free(&res);
 	assert_int_equal(transport_peer_addr(t, &ss, &sl), 0);
 	assert_int_equal(((struct sockaddr_in6 *)&ss)->sin6_scope_id,
-	    if_nametoindex(g.ll_zone));
+	    if_nametoindex(g.sshd->ll_zone));
 	transport_close(t);
 }
 
@@ -723,11 +432,11 @@ static void test_hostkey_unknown(void **state)
 	struct transport_opts opts;
 	char kh[128], err[512] = "";
 
-	path_in_dir(kh, sizeof(kh), "kh_empty");
-	assert_int_equal(write_text(kh, ""), 0);
+	sshd_fixture_path(&g.fx, kh, sizeof(kh), "kh_empty");
+	assert_int_equal(sshd_fixture_write(kh, ""), 0);
 	opts_init(&opts, kh);
-	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
-	    g.client_key, err, sizeof(err)), FW_ERR_HOSTKEY_UNKNOWN);
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.sshd->port,
+	    &opts, g.fx.client_key, err, sizeof(err)), FW_ERR_HOSTKEY_UNKNOWN);
 	assert_non_null(strstr(err, "--accept-new-host-keys"));
 	assert_non_null(strstr(err, "SHA256:"));
 	assert_non_null(strstr(err, kh));
@@ -739,21 +448,21 @@ static void test_hostkey_accept_new(void **state)
 	char kh[128], err[512] = "", *text = NULL, *entry;
 	size_t n;
 
-	path_in_dir(kh, sizeof(kh), "kh_new");
+	sshd_fixture_path(&g.fx, kh, sizeof(kh), "kh_new");
 	unlink(kh);
 	opts_init(&opts, kh);
 	opts.accept_new_host_keys = 1;
-	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
-	    g.client_key, err, sizeof(err)), 0);
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.sshd->port,
+	    &opts, g.fx.client_key, err, sizeof(err)), 0);
 	assert_int_equal(fw_read_file(kh, 65536, &text, &n), 0);
-	entry = xasprintf("[127.0.0.1]:%u ", g.port);
+	entry = xasprintf("[127.0.0.1]:%u ", g.sshd->port);
 	assert_non_null(strstr(text, entry));
 	free(entry);
 	free(text);
 
 	opts.accept_new_host_keys = 0;
-	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
-	    g.client_key, err, sizeof(err)), 0);
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.sshd->port,
+	    &opts, g.fx.client_key, err, sizeof(err)), 0);
 }
 
 /* known_hosts with another key for the same host: never accepted. */
@@ -762,21 +471,22 @@ static void check_changed(const char *keytype)
 	struct transport_opts opts;
 	char kh[128], other[128], line[256], err[512] = "", *text;
 
-	path_in_dir(other, sizeof(other), "other_hostkey");
-	assert_int_equal(keygen(other, keytype), 0);
+	sshd_fixture_path(&g.fx, other, sizeof(other), "other_hostkey");
+	assert_int_equal(sshd_fixture_keygen(other, keytype), 0);
 	assert_int_equal(fw_snprintf(line, sizeof(line), "%s.pub", other), 0);
-	assert_int_equal(pub_line(line, line, sizeof(line)), 0);
-	path_in_dir(kh, sizeof(kh), "kh_changed");
-	text = xasprintf("[127.0.0.1]:%u %s\n", g.port, line);
-	assert_int_equal(write_text(kh, text), 0);
+	assert_int_equal(sshd_fixture_pub_line(line, line, sizeof(line)), 0);
+	sshd_fixture_path(&g.fx, kh, sizeof(kh), "kh_changed");
+	text = xasprintf("[127.0.0.1]:%u %s\n", g.sshd->port, line);
+	assert_int_equal(sshd_fixture_write(kh, text), 0);
 	free(text);
 
 	opts_init(&opts, kh);
 	opts.accept_new_host_keys = 1;
-	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
-	    g.client_key, err, sizeof(err)), FW_ERR_HOSTKEY_CHANGED);
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.sshd->port,
+	    &opts, g.fx.client_key, err, sizeof(err)), FW_ERR_HOSTKEY_CHANGED);
 	assert_non_null(strstr(err, "CHANGED"));
-	text = xasprintf("ssh-keygen -R '[127.0.0.1]:%u' -f %s", g.port, kh);
+	text = xasprintf("ssh-keygen -R '[127.0.0.1]:%u' -f %s", g.sshd->port,
+	    kh);
 	assert_non_null(strstr(err, text));
 	free(text);
 }
@@ -796,9 +506,9 @@ static void test_auth_wrong_key(void **state)
 	struct transport_opts opts;
 	char err[512] = "";
 
-	opts_init(&opts, g.known_hosts);
-	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
-	    g.wrong_key, err, sizeof(err)), FW_ERR_AUTH);
+	opts_init(&opts, g.fx.known_hosts);
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.sshd->port,
+	    &opts, g.wrong_key, err, sizeof(err)), FW_ERR_AUTH);
 	assert_non_null(strstr(err, "authentication as root failed"));
 	assert_non_null(strstr(err, "publickey"));
 }
@@ -808,9 +518,9 @@ static void test_auth_missing_key(void **state)
 	struct transport_opts opts;
 	char err[512] = "";
 
-	opts_init(&opts, g.known_hosts);
-	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
-	    "/nonexistent/key", err, sizeof(err)), FW_ERR_AUTH);
+	opts_init(&opts, g.fx.known_hosts);
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.sshd->port,
+	    &opts, "/nonexistent/key", err, sizeof(err)), FW_ERR_AUTH);
 	assert_non_null(strstr(err, "/nonexistent/key"));
 }
 
@@ -819,10 +529,10 @@ static void test_auth_wrong_password(void **state)
 	struct transport_opts opts;
 	char err[512] = "";
 
-	opts_init(&opts, g.known_hosts);
+	opts_init(&opts, g.fx.known_hosts);
 	opts.password = "not-the-password";
-	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.port, &opts,
-	    NULL, err, sizeof(err)), FW_ERR_AUTH);
+	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, g.sshd->port,
+	    &opts, NULL, err, sizeof(err)), FW_ERR_AUTH);
 	assert_non_null(strstr(err, "password"));
 	assert_null(strstr(err, "not-the-password"));
 }
@@ -838,10 +548,10 @@ static void test_closed_port(void **state)
 	/* A port that was just free: bind, learn it, close. */
 	assert_true((fd = silent_listener(&port)) >= 0);
 	close(fd);
-	opts_init(&opts, g.known_hosts);
+	opts_init(&opts, g.fx.known_hosts);
 	t0 = fw_now_ms();
 	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, port, &opts,
-	    g.client_key, err, sizeof(err)), FW_ERR_SSH);
+	    g.fx.client_key, err, sizeof(err)), FW_ERR_SSH);
 	assert_true(fw_now_ms() - t0 < 1000);
 	assert_non_null(strstr(err, "cannot connect to 127.0.0.1:"));
 }
@@ -856,11 +566,11 @@ static void test_connect_timeout(void **state)
 
 	/* Accepts TCP (the backlog) but never sends a banner. */
 	assert_true((fd = silent_listener(&port)) >= 0);
-	opts_init(&opts, g.known_hosts);
+	opts_init(&opts, g.fx.known_hosts);
 	opts.connect_timeout_s = 1;
 	t0 = fw_now_ms();
 	assert_int_equal(connect_with("127.0.0.1", ADDR_IPV4, port, &opts,
-	    g.client_key, err, sizeof(err)), FW_ERR_TIMEOUT);
+	    g.fx.client_key, err, sizeof(err)), FW_ERR_TIMEOUT);
 	ms = fw_now_ms() - t0;
 	close(fd);
 	assert_true(ms < 3000);
@@ -883,7 +593,7 @@ static void *worker_main(void *arg)
 	struct exec_result res;
 	char err[512] = "";
 
-	spec_init(&spec, "127.0.0.1", ADDR_IPV4, g.port);
+	spec_init(&spec, "127.0.0.1", ADDR_IPV4, g.sshd->port);
 	opts_init(&opts, w->known_hosts);
 	opts.accept_new_host_keys = 1;
 	if ((w->r = transport_ssh_connect(&spec, &opts, &t, err,
@@ -907,7 +617,7 @@ static void test_concurrent(void **state)
 	size_t n;
 	int i, count = 0;
 
-	path_in_dir(kh, sizeof(kh), "kh_concurrent");
+	sshd_fixture_path(&g.fx, kh, sizeof(kh), "kh_concurrent");
 	unlink(kh);
 	for (i = 0; i < NTHREADS; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
@@ -921,7 +631,7 @@ static void test_concurrent(void **state)
 		assert_string_equal(w[i].out, "42\n");
 	}
 	assert_int_equal(fw_read_file(kh, 65536, &text, &n), 0);
-	entry = xasprintf("[127.0.0.1]:%u ", g.port);
+	entry = xasprintf("[127.0.0.1]:%u ", g.sshd->port);
 	for (p = text; (p = strstr(p, entry)) != NULL; p++)
 		count++;
 	assert_int_equal(count, 1);
@@ -975,12 +685,12 @@ int main(void)
 	if (fixture_start() != 0) {
 		fprintf(stderr, "FAIL: cannot start a private sshd for the "
 		    "test (see above)\n");
-		fixture_stop();
+		sshd_fixture_stop(&g.fx);
 		return 1;
 	}
 	ssh_init();
 	r = cmocka_run_group_tests(tests, NULL, NULL);
 	ssh_finalize();
-	fixture_stop();
+	sshd_fixture_stop(&g.fx);
 	return r;
 }
