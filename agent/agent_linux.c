@@ -49,6 +49,7 @@ struct agent_paths {
 	char child_pid[1300];
 	char log[1300];
 	char run[1300];
+	char repo_pub[1300];
 };
 
 struct agent_opts {
@@ -83,6 +84,7 @@ static void agent_paths(const char *root, struct agent_paths *p)
 	    p->state);
 	fw_snprintf(p->log, sizeof(p->log), "%s/agent.log", p->state);
 	fw_snprintf(p->run, sizeof(p->run), "%s/fwfleet-run", p->state);
+	fw_snprintf(p->repo_pub, sizeof(p->repo_pub), "%s/repo.pub", p->state);
 }
 
 static int parse_opts(int argc, char **argv, struct agent_opts *o)
@@ -220,16 +222,36 @@ static int write_cert(const char *path, X509 *cert)
 	return r;
 }
 
+/*
+ * --require-signed: the repository key that came after the certificates
+ * (PEM) is pinned; without one, a key pinned before is dropped.
+ */
+static int pin_repo_key(const struct agent_paths *p, const char *in,
+    int *pinned)
+{
+	const char *b = strstr(in, "-----BEGIN PUBLIC KEY-----"), *e;
+
+	*pinned = 0;
+	if (b == NULL || (e = strstr(b, "-----END PUBLIC KEY-----")) == NULL)
+		return unlink(p->repo_pub) != 0 && errno != ENOENT ?
+		    FW_ERR_SYSTEM : 0;
+	e += strlen("-----END PUBLIC KEY-----");
+	*pinned = 1;
+	return fw_write_file(p->repo_pub, b, (size_t)(e - b), 0644) != 0 ?
+	    FW_ERR_SYSTEM : 0;
+}
+
 /* Makes the pending key (and crt, ca) the agent's. */
-static int install_identity(const struct agent_opts *o, X509 *crt, X509 *ca)
+static int install_identity(const struct agent_opts *o, X509 *crt, X509 *ca,
+    int pinned)
 {
 	char conf[400];
 	char *dir = xstrdup(o->p.conf), *slash = strrchr(dir, '/');
 	int r;
 
 	*slash = '\0';
-	fw_snprintf(conf, sizeof(conf), "port=%ld\nname=%s\n", o->port,
-	    o->name);
+	fw_snprintf(conf, sizeof(conf), "port=%ld\nname=%s\nrequire_signed=%d\n",
+	    o->port, o->name, pinned);
 	r = write_cert(o->p.crt, crt) != 0 || write_cert(o->p.ca, ca) != 0 ||
 	    rename(o->p.key_new, o->p.key) != 0 || fw_mkdirs(dir, 0755) != 0 ||
 	    fw_write_file(o->p.conf, conf, strlen(conf), 0644) != 0;
@@ -242,14 +264,15 @@ static int cmd_enroll(struct agent_opts *o)
 	X509 *crt = NULL, *ca = NULL;
 	char err[256], *pem;
 	size_t len;
-	int r;
+	int r, pinned = 0;
 
 	pem = read_stdin(&len);
 	if ((r = two_certs(pem, len, &crt, &ca)) != 0)
 		fw_snprintf(err, sizeof(err), "stdin holds no certificate and "
 		    "CA certificate (PEM)");
 	else if ((r = check_enrollment(&o->p, crt, ca, err, sizeof(err))) == 0 &&
-	    (r = install_identity(o, crt, ca)) != 0)
+	    ((r = pin_repo_key(&o->p, pem, &pinned)) != 0 ||
+	    (r = install_identity(o, crt, ca, pinned)) != 0))
 		fw_snprintf(err, sizeof(err), "cannot write to %s: %s",
 		    o->p.state, strerror(errno));
 	if (r != 0)
@@ -325,6 +348,24 @@ static Fwfleet__Bootstrap *agent_bootstrap(const struct agent_paths *p)
 	return bs;
 }
 
+/* --require-signed: the pinned repository key, which must be there. */
+static int load_repo_key(const struct agent_paths *p, struct engine *e)
+{
+	char buf[8];
+
+	if (strcmp(conf_get(p, "require_signed", buf, sizeof(buf)), "1") != 0)
+		return 0;
+	if (fw_read_file(p->repo_pub, 64 * 1024, &e->repo_pub,
+	    &e->repo_pub_len) != 0) {
+		fprintf(stderr, "fwfleet-engine: agent run: signed components "
+		    "are required but %s cannot be read (%s): reinstall the "
+		    "agent with --require-signed --pubkey\n", p->repo_pub,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* What a restart cut short shows in Diag's recent errors too. */
 static void note_interrupted(struct engine *e)
 {
@@ -352,6 +393,10 @@ static int cmd_run(struct agent_opts *o)
 	if (engine_new(bs, o->p.root, &e, err, sizeof(err)) != 0) {
 		fprintf(stderr, "fwfleet-engine: agent run: %s\n", err);
 		fwfleet__bootstrap__free_unpacked(bs, NULL);
+		return 1;
+	}
+	if (load_repo_key(&o->p, e) != 0) {
+		engine_free(e);
 		return 1;
 	}
 	e->mode = "persistent";

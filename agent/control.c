@@ -251,6 +251,7 @@ static int handle_hello(struct conn *c, uint32_t id, const Fwfleet__Hello *h)
 	me.cert_not_after_unix = cert_not_after(c->e);
 	me.interrupted = agent_journal_interrupted(c->e->journal,
 	    &me.n_interrupted);
+	me.require_signed = c->e->repo_pub != NULL;
 	m.id = id;
 	m.msg_case = FWFLEET__ENGINE_MSG__MSG_HELLO;
 	m.hello = &me;

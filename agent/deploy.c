@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "diag.h"
+#include "signed.h"
 #include "engine.h"
 #include "err.h"
 #include "fetch.h"
@@ -25,6 +26,7 @@ struct staged {
 	char *id;
 	char **files;
 	size_t n_files;
+	struct signed_installer *si;	/* --require-signed: what may run */
 };
 
 struct deploy {
@@ -32,6 +34,7 @@ struct deploy {
 	SSL_CTX *ctx;
 	struct status_pusher *pusher;	/* NULL: no controller URL */
 	struct fetch *fetch;		/* the staging that runs */
+	struct signed_installer *pending_si; /* of the staging that runs */
 	struct install *inst;		/* the installer that runs */
 	uint32_t op_id;			/* the request it answers */
 	char op_component[128];
@@ -186,6 +189,9 @@ static void remember_staged(struct deploy *d, const Fwfleet__StageRequest *req)
 			free(st->files[i]);
 		free(st->files);
 	}
+	signed_installer_free(st->si);
+	st->si = d->pending_si;
+	d->pending_si = NULL;
 	st->n_files = req->n_files;
 	st->files = xcalloc(req->n_files, sizeof(char *));
 	for (i = 0; i < req->n_files; i++)
@@ -261,6 +267,24 @@ static int agent_session(struct deploy *d, const Fwfleet__StageRequest *req,
 	return status_pusher_new(&t, &d->pusher, err, errlen);
 }
 
+/* --require-signed: nothing is fetched for a component the pinned key
+ * did not sign. */
+static int check_signed(struct deploy *d, const Fwfleet__StageRequest *req,
+    char *err, size_t errlen)
+{
+	int r;
+
+	signed_installer_free(d->pending_si);
+	d->pending_si = NULL;
+	if (d->e->repo_pub == NULL)
+		return 0;
+	if ((r = signed_check_stage(d->e->repo_pub, d->e->repo_pub_len, req,
+	    &d->pending_si, err, errlen)) != 0)
+		engine_note_error(d->e, "refused %s %s: %s", req->component_id,
+		    req->version, err);
+	return r;
+}
+
 int deploy_stage(struct deploy *d, uint32_t id, const Fwfleet__StageRequest *req,
     char *err, size_t errlen)
 {
@@ -285,6 +309,7 @@ int deploy_stage(struct deploy *d, uint32_t id, const Fwfleet__StageRequest *req
 			return FW_ERR_INVALID;
 		}
 	if ((r = agent_session(d, req, err, errlen)) != 0 ||
+	    (r = check_signed(d, req, err, errlen)) != 0 ||
 	    (r = make_staging_dir(d, req->component_id, err, errlen)) != 0)
 		return r;
 	staging_dir(d, req->component_id, dir, sizeof(dir));
@@ -405,6 +430,12 @@ int deploy_install(struct deploy *d, uint32_t id,
 		    req->component_id);
 		return FW_ERR_INVALID;
 	}
+	if (d->e->repo_pub != NULL &&
+	    (r = signed_check_install(st->si, req, err, errlen)) != 0) {
+		engine_note_error(d->e, "refused to install %s: %s",
+		    req->component_id, err);
+		return r;
+	}
 	staging_dir(d, st->id, dir, sizeof(dir));
 	if ((r = make_executable(st, dir, req, err, errlen)) != 0)
 		return r;
@@ -515,7 +546,9 @@ void deploy_free(struct deploy *d)
 			free(d->staged[i].files[j]);
 		free(d->staged[i].files);
 		free(d->staged[i].id);
+		signed_installer_free(d->staged[i].si);
 	}
+	signed_installer_free(d->pending_si);
 	SSL_CTX_free(d->ctx);
 	free(d->comps);
 	free(d);

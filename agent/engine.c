@@ -405,6 +405,7 @@ void engine_free(struct engine *e)
 	SSL_CTX_free(e->ssl_ctx);
 	EVP_PKEY_free(e->renew_key);
 	agent_journal_close(e->journal);
+	free(e->repo_pub);
 	if (e->bs != NULL)
 		fwfleet__bootstrap__free_unpacked(e->bs, NULL);
 	free(e);

@@ -47,6 +47,8 @@ struct engine {
 	const char *state_dir;		/* persistent: its state directory */
 	EVP_PKEY *renew_key;		/* renewal: the key awaiting its cert */
 	struct agent_journal *journal;	/* persistent: its job journal */
+	char *repo_pub;			/* --require-signed: the pinned key */
+	size_t repo_pub_len;
 	int workdir_removed;
 	struct diag *diag;		/* recent errors, local socket (diag.h) */
 	char sha256[65];		/* of the engine binary ("" unknown) */

@@ -31,12 +31,17 @@ static const char agent_usage[] =
 	"\n"
 	"      --cert-lifetime S    the agent certificate's lifetime in seconds\n"
 	"                           (default 7776000, 90 days)\n"
+	"      --require-signed --pubkey FILE\n"
+	"                           install: pin this repository key (PEM,\n"
+	"                           from repo keygen); the agent then stages and\n"
+	"                           installs only components of an index it\n"
+	"                           signed, running their manifest's command\n"
 	"\n"
 	CLI_NODES_USAGE
 	"\n"
 	"exit status: 0 every node ok, 255 a node failed, 254 bad parameters\n";
 
-enum { OPT_LIFETIME = CLI_OPT_FIRST_FREE };
+enum { OPT_LIFETIME = CLI_OPT_FIRST_FREE, OPT_REQUIRE_SIGNED, OPT_PUBKEY };
 
 static const struct {
 	const char *name;
@@ -47,11 +52,13 @@ static const struct {
 };
 
 static int parse_args(int argc, char **argv, struct cli_nodes *c,
-    enum fleet_job *job)
+    enum fleet_job *job, int *require_signed, const char **pubkey)
 {
 	static const struct option longopts[] = {
 		CLI_NODES_LONGOPTS,
 		{ "cert-lifetime", required_argument, NULL, OPT_LIFETIME },
+		{ "require-signed", no_argument, NULL, OPT_REQUIRE_SIGNED },
+		{ "pubkey", required_argument, NULL, OPT_PUBKEY },
 		{ NULL, 0, NULL, 0 },
 	};
 	size_t i;
@@ -75,6 +82,13 @@ static int parse_args(int argc, char **argv, struct cli_nodes *c,
 			r = fw_parse_long(optarg, 60, 3650L * 86400,
 			    &c->fleet.agent_cert_validity_s) == 0 ? 0 :
 			    cli_bad("agent", "--cert-lifetime", optarg);
+		else if (r == 1 && ch == OPT_REQUIRE_SIGNED) {
+			*require_signed = 1;
+			r = 0;
+		} else if (r == 1 && ch == OPT_PUBKEY) {
+			*pubkey = optarg;
+			r = 0;
+		}
 		if (r != 0) {
 			if (r == 1)
 				fprintf(stderr, "fwfleet agent: bad option; see "
@@ -87,7 +101,29 @@ static int parse_args(int argc, char **argv, struct cli_nodes *c,
 		    argv[optind]);
 		return -1;
 	}
+	if (*require_signed != (*pubkey != NULL) ||
+	    (*require_signed && *job != FLEET_AGENT_INSTALL)) {
+		fprintf(stderr, "fwfleet agent: --require-signed goes with "
+		    "--pubkey FILE, on install\n");
+		return -1;
+	}
 	return cli_nodes_check(c, "agent");
+}
+
+/* The repository key to pin (a PEM public key). */
+static char *load_pubkey(const char *path)
+{
+	char *pem = NULL;
+	size_t len;
+
+	if (fw_read_file(path, 64 * 1024, &pem, &len) != 0 ||
+	    strstr(pem, "-----BEGIN PUBLIC KEY-----") == NULL) {
+		fprintf(stderr, "fwfleet agent: %s is not a PEM public key (the "
+		    ".pub that repo keygen wrote)\n", path);
+		free(pem);
+		return NULL;
+	}
+	return pem;
 }
 
 /* The value of "key=value" in text, into buf. */
@@ -165,13 +201,16 @@ static int agent_exec(const struct global_opts *g, int argc, char **argv)
 	struct cli_nodes c;
 	struct fleet *f = NULL;
 	enum fleet_job job;
-	char *password = NULL, err[512];
-	int r = EXIT_FW_BAD_PARAM;
+	char *password = NULL, err[512], *pub = NULL;
+	const char *pubkey = NULL;
+	int r = EXIT_FW_BAD_PARAM, require_signed = 0;
 
 	cli_nodes_init(&c);
-	if (parse_args(argc, argv, &c, &job) != 0 ||
+	if (parse_args(argc, argv, &c, &job, &require_signed, &pubkey) != 0 ||
+	    (pubkey != NULL && (pub = load_pubkey(pubkey)) == NULL) ||
 	    cli_nodes_load(&c, g, "agent", &nodes, &password) != 0)
 		goto out;
+	c.fleet.agent_repo_pub = pub;
 	if (fleet_run_job(&c.fleet, &nodes, c.pki_dir, job, &f, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "fwfleet agent: %s\n", err);
@@ -183,6 +222,7 @@ out:
 	fleet_free(f);
 	nodes_free(&nodes);
 	secret_free(password);
+	free(pub);
 	return r;
 }
 

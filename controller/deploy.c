@@ -403,6 +403,59 @@ void deploy_node_inventory(struct deploy_ctx *d, struct node *n)
 
 /* --- stage and install ------------------------------------------------- */
 
+static void free_stage(Fwfleet__PayloadFile *pf, Fwfleet__PayloadFile **pfp,
+    char ***chunks, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		free(pf[k].url_path);
+		free(chunks[k]);
+	}
+	free(chunks);
+	free(pfp);
+	free(pf);
+}
+
+/* Reads rel in the repository into b. */
+static int read_repo_file(struct deploy_ctx *d, const char *rel,
+    ProtobufCBinaryData *b)
+{
+	char *path = xasprintf("%s/%s", repo_dir(d->repo), rel), *data = NULL;
+	size_t len = 0;
+	int r = fw_read_file(path, 64u << 20, &data, &len);
+
+	free(path);
+	b->data = (uint8_t *)data;
+	b->len = len;
+	return r;
+}
+
+/*
+ * For an agent that installs only signed components: the index, its
+ * signature and the component's manifest, as the repository has them
+ * (the agent checks them against the key pinned at its install).
+ */
+static int attach_signed(struct deploy_ctx *d, const struct repo_component *c,
+    Fwfleet__StageRequest *sr, struct node *n)
+{
+	char *rel = xasprintf("%s/component.json", c->dir);
+	int r = read_repo_file(d, "index.json", &sr->repo_index) != 0 ||
+	    read_repo_file(d, "index.json.sig", &sr->repo_index_sig) != 0 ||
+	    read_repo_file(d, rel, &sr->manifest) != 0;
+
+	free(rel);
+	if (r) {
+		free(sr->repo_index.data);
+		free(sr->repo_index_sig.data);
+		free(sr->manifest.data);
+		node_abandon(n, "the agent installs only signed components, "
+		    "and the repository has no signed index (fwfleet repo "
+		    "sign)");
+	}
+	return r;
+}
+
 static void send_stage(struct deploy_ctx *d, struct node *n, size_t i)
 {
 	const struct repo_component *c = n->dep->plan.items[i].c;
@@ -443,6 +496,10 @@ static void send_stage(struct deploy_ctx *d, struct node *n, size_t i)
 	sr.n_base_urls = 1;
 	sr.base_urls = urls;
 	sr.job_id = (char *)journal_id(d->j);
+	if (n->require_signed && attach_signed(d, c, &sr, n) != 0) {
+		free_stage(pf, pfp, chunks, c->n_files);
+		return;
+	}
 	m.msg_case = FWFLEET__CONTROLLER_MSG__MSG_STAGE;
 	m.stage = &sr;
 	n->phase = TALK_STAGE;
@@ -451,13 +508,10 @@ static void send_stage(struct deploy_ctx *d, struct node *n, size_t i)
 	if (node_control_send(n, &m, STAGE_TIMEOUT_BASE_S +
 	    (unsigned)(total / STAGE_MIN_RATE)) != 0)
 		node_abandon(n, "cannot send to the engine");
-	for (k = 0; k < c->n_files; k++) {
-		free(pf[k].url_path);
-		free(chunks[k]);
-	}
-	free(chunks);
-	free(pfp);
-	free(pf);
+	free(sr.repo_index.data);
+	free(sr.repo_index_sig.data);
+	free(sr.manifest.data);
+	free_stage(pf, pfp, chunks, c->n_files);
 }
 
 static void send_install(struct deploy_ctx *d, struct node *n, size_t i)

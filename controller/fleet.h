@@ -30,6 +30,7 @@ struct fleet_opts {
 	int tunnel;			/* engine traffic inside SSH */
 	const char *state_dir;		/* session records (sessions.h) */
 	long agent_cert_validity_s;	/* persistent agents' certificates */
+	const char *agent_repo_pub;	/* agent install --require-signed: PEM */
 	long renew_within_s;		/* renew an agent's certificate when it
 					 * expires sooner (default 30 days) */
 	enum fleet_via { VIA_AUTO, VIA_AGENT, VIA_SSH } via;

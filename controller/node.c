@@ -196,6 +196,7 @@ static void on_reply(struct node *n)
 		node_log(n, LOG_LVL_DEBUG, "%s %s, protocol %u",
 		    n->via_agent ? "agent" : "engine",
 		    r->hello->software_version, r->hello->protocol_version);
+		n->require_signed = r->hello->require_signed;
 		for (size_t i = 0; i < r->hello->n_interrupted; i++)
 			node_log(n, LOG_LVL_WARN, "the agent reports: %s",
 			    r->hello->interrupted[i]);

@@ -90,6 +90,7 @@ struct node {
 	int channel_up;			/* TLS handshake done */
 	int via_agent;			/* talking to a persistent agent */
 	char agent_name[256];		/* the name it was enrolled as */
+	int require_signed;		/* its repository key is pinned */
 	Fwfleet__EngineMsg *reply;	/* the message being handled */
 
 	/* Outcome. */

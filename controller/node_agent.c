@@ -148,6 +148,13 @@ static void agent_started(struct node *n, const char *out)
 		return;
 	}
 	ready += 6;
+	if (fleet_opts(n->fleet)->agent_repo_pub != NULL &&
+	    fleet_job(n->fleet) == FLEET_AGENT_INSTALL) {
+		n->job_out = xasprintf("agent running on port %.*s (its own "
+		    "supervisor), installing only components signed by the "
+		    "pinned repository key", (int)strcspn(ready, " \n"), ready);
+		return;
+	}
 	n->job_out = strncmp(ready, "systemd", 7) == 0 ?
 	    xstrdup("agent running (systemd unit fwfleet-agent)") :
 	    xasprintf("agent running on port %.*s (its own supervisor)",
@@ -169,6 +176,15 @@ void node_step_agent_install(void *arg)
 	if ((n->step_rc = fleet_sign_agent(n->fleet, n, res.out, res.out_len,
 	    &chain, &len)) != 0)
 		goto out;
+	if (fleet_opts(n->fleet)->agent_repo_pub != NULL) {
+		/* --require-signed: the repository key to pin, after them. */
+		char *all = xasprintf("%s%s", chain,
+		    fleet_opts(n->fleet)->agent_repo_pub);
+
+		free(chain);
+		chain = all;
+		len = strlen(chain);
+	}
 	exec_result_free(&res);
 	cmd = enroll_script(fleet_opts(n->fleet)->engine_port, n->spec->name);
 	n->step_rc = node_exec(n, "cannot enroll and start the agent", cmd,

@@ -161,3 +161,31 @@ for i in 1 2; do
 		fail "node$i's tree differs after agent remove"
 done
 pass "remove left every node as it was"
+
+# 9. --require-signed: agents pinned to the repository key K install only
+#    what K signed; an index signed by another key, or a changed manifest,
+#    is refused before anything is fetched, and nothing runs.
+out=$(fw agent install "${ALL[@]}" --require-signed --pubkey "$SCRATCH/key.pub" 2>&1) ||
+	fail "agent install --require-signed: $out"
+assert_contains "$out" "installing only components signed by the pinned repository key"
+out=$(fw deploy "${NOSSH[@]}" --via agent -r "$SCRATCH/repo" --pubkey "$SCRATCH/key.pub" 2>&1) ||
+	fail "deploy of a repository the pinned key signed: $out"
+[ -f "$NODE_ROOT_1/var/lib/zz-after/version" ] || fail "zz-after did not install on a pinned agent"
+rm -rf "$NODE_ROOT_1"/var/lib/zz-after "$NODE_ROOT_2"/var/lib/zz-after
+"$FWFLEET" repo keygen "$SCRATCH/other-key" >/dev/null || fail "repo keygen (other)"
+cp -a "$SCRATCH/repo" "$SCRATCH/repo-other"
+rm -f "$SCRATCH/repo-other/index.json.sig" "$SCRATCH/repo-other/repo.pub"
+"$FWFLEET" repo sign "$SCRATCH/repo-other" --key "$SCRATCH/other-key" >/dev/null || fail "repo sign (other)"
+rc=0
+out=$(fw deploy "${NOSSH[@]}" --via agent -r "$SCRATCH/repo-other" --pubkey "$SCRATCH/other-key.pub" 2>&1) || rc=$?
+assert_eq 253 "$rc" "deploy of a repository another key signed"
+assert_contains "$out" "not signed by the key pinned when this agent was installed"
+[ ! -e "$NODE_ROOT_1/var/lib/zz-after" ] || fail "a component signed by another key was installed"
+pass "--require-signed: the pinned key's components install, another key's are refused"
+out=$(fw agent remove "${ALL[@]}" 2>&1) || fail "agent remove (2): $out"
+check_clean "agent remove after --require-signed"
+for i in 1 2; do
+	tree "$i" >"$SCRATCH/tree.after.$i"
+	diff -u "$SCRATCH/tree.before.$i" "$SCRATCH/tree.after.$i" ||
+		fail "node$i's tree differs after the second agent remove"
+done
