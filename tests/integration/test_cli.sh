@@ -13,16 +13,29 @@ export FWFLEET_STATE_DIR=$SCRATCH/state
 
 for cmd in "inventory" "pki init" "engine extract" "ports" "version" \
 	"repo init" "repo add" "repo index" "repo list" "repo verify" \
-	"repo sign" "repo keygen" "plan" "deploy" "jobs" "report"; do
+	"repo sign" "repo keygen" "plan" "deploy" "jobs" "report" \
+	"cleanup" "agent" "diag" "pki revoke"; do
 	# shellcheck disable=SC2086
 	out=$("$FWFLEET" $cmd --help) || fail "'$cmd --help' failed"
 	assert_contains "$out" "usage: fwfleet $cmd"
 done
 out=$("$FWFLEET" --help)
 for cmd in inventory "pki init" "engine extract" ports version \
-	"repo init" "repo sign" plan deploy jobs report; do
+	"repo init" "repo sign" plan deploy jobs report cleanup agent diag \
+	"pki revoke"; do
 	assert_contains "$out" "$cmd"
 done
+# Options that do not go together, and bad values, are refused at once.
+for bad in "--open-firewall --tunnel" "--via sometimes" "--tunnel --via agent"; do
+	rc=0
+	# shellcheck disable=SC2086
+	"$FWFLEET" inventory -t node1 $bad 2>/dev/null || rc=$?
+	assert_eq 254 "$rc" "inventory $bad"
+done
+rc=0; "$FWFLEET" agent install -t node1 --require-signed 2>/dev/null || rc=$?
+assert_eq 254 "$rc" "--require-signed without --pubkey"
+rc=0; "$FWFLEET" agent frob -t node1 2>/dev/null || rc=$?
+assert_eq 254 "$rc" "agent with an unknown verb"
 pass "every subcommand has --help, listed in fwfleet --help"
 
 rc=0; "$FWFLEET" frobnicate 2>/dev/null || rc=$?
