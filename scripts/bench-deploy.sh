@@ -4,7 +4,8 @@
 # (default 3; --rewrite so every run installs), and prints the median wall
 # time, the payload throughput over all nodes, the controller's peak RSS
 # and the engines' peak RSS (VmHWM, sampled from /proc while they run).
-# Run as root from the source tree after a build.
+# BENCH_DEPLOY_OPTS adds deploy options (e.g. --tunnel: payloads through
+# SSH port forwarding). Run as root from the source tree after a build.
 set -euo pipefail
 
 N=${1:-8}
@@ -56,14 +57,15 @@ echo 0 >"$work/engine-hwm"
 sample_engines &
 sampler=$!
 
-echo "fwfleet deploy: a ${SIZE} MiB component to $N namespace nodes, $RUNS runs"
+echo "fwfleet deploy ${BENCH_DEPLOY_OPTS:-}: a ${SIZE} MiB component to $N namespace nodes, $RUNS runs"
 times=()
 rss=()
 for ((r = 1; r <= RUNS; r++)); do
 	start=$(date +%s.%N)
 	ip netns exec "$TB_NS" /usr/bin/time -f '%M' -o "$work/rss" \
 		"$FWFLEET" deploy -n "$tb/nodes.ini" --known-hosts "$tb/known_hosts" \
-		-r "$repo" --pubkey "$work/key.pub" --rewrite >"$work/out" 2>"$work/err" ||
+		-r "$repo" --pubkey "$work/key.pub" --rewrite ${BENCH_DEPLOY_OPTS:-} \
+		>"$work/out" 2>"$work/err" ||
 		{ echo "run $r failed:" >&2; tail -5 "$work/out" "$work/err" >&2; exit 1; }
 	end=$(date +%s.%N)
 	t=$(echo "$end - $start" | bc -l)

@@ -125,6 +125,14 @@ for ((k = 0; k < 150; k++)); do	# idle timeout 5 s: bounded 15 s
 	[ -z "$(live_engines)" ] && [ -z "$(new_workdirs)" ] && break
 	sleep 0.1
 done
+# The node's sshd still serves the SSH connection the cut killed until
+# TCP tells it: the controller's kernel retransmits its FIN with growing
+# intervals, and one gets through once the link is back. Bounded: 60 s.
+for ((k = 0; k < 120; k++)); do
+	snapshot_node 1 "$SCRATCH/after.1"
+	cmp -s "$SCRATCH/before.1" "$SCRATCH/after.1" && break
+	sleep 0.5
+done
 check_clean "long network cut" --wait
 ctl_clean "long network cut"
 pass "a lasting network cut: node1 failed with advice; its engine cleaned up by itself"
