@@ -690,6 +690,11 @@ void fleet_free(struct fleet *f)
 		return;
 	close_https_port(f);
 	workq_free(f->wq);
+	/* Every node cleaned up: nothing of this run is left to sweep. A
+	 * node whose cleanup failed keeps the record, which turns "dead"
+	 * when we exit, so that later runs sweep it. */
+	if (f->registered && !leftovers(f))
+		sessions_unregister(f->opts.state_dir, f->session_id);
 	for (i = 0; i < f->n_nodes; i++)
 		node_free(&f->nodes[i]);
 	free(f->nodes);
@@ -705,11 +710,6 @@ void fleet_free(struct fleet *f)
 	free(f->ca_pem);
 	EVP_PKEY_free(f->ca_key);
 	X509_free(f->ca_cert);
-	/* Every node cleaned up: nothing of this run is left to sweep. A
-	 * node whose cleanup failed keeps the record, which turns "dead"
-	 * when we exit, so that later runs sweep it. */
-	if (f->registered && !leftovers(f))
-		sessions_unregister(f->opts.state_dir, f->session_id);
 	sessions_free(f->dead, f->n_dead);
 	pthread_mutex_destroy(&f->ca_lock);
 	free(f->revoked);
