@@ -170,6 +170,7 @@ static void sweep_leftovers(struct engine *e)
 		so.dead = e->bs->dead_sessions;
 		so.n_dead = e->bs->n_dead_sessions;
 		so.grace_s = SWEEP_GRACE_S;
+		so.dead_rules_only = 1;
 		sweep_run(&so, sweep_note, e);
 	}
 	free(dir);

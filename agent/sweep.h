@@ -11,6 +11,11 @@
  * still shipping its engine has a directory but no engine yet). Sessions
  * the controller knows to be dead (its own crashed runs) are swept at once,
  * engines included; --force treats every other session as dead too.
+ *
+ * The sweep an engine does when it starts looks at firewall rules only
+ * when its controller knows dead runs, and then only at theirs: reading
+ * the rule set costs each node more CPU than the rest of the start-up, and
+ * rules of runs that are not ours are `fwfleet cleanup`'s business.
  */
 #ifndef FW_SWEEP_H
 #define FW_SWEEP_H
@@ -27,6 +32,7 @@ struct sweep_opts {
 	int force;			/* every session but own is dead */
 	unsigned grace_s;		/* for directories of unknown sessions */
 	const char *only_workdir;	/* look at this work directory only */
+	int dead_rules_only;		/* rules: of dead sessions only */
 };
 
 /*

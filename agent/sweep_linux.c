@@ -195,6 +195,8 @@ static int keep_rule(const char *tag, void *arg)
 {
 	struct sweep *s = arg;
 
+	if (s->o->dead_rules_only)
+		return !session_dead(s->o, tag);
 	return session_live(s, tag);
 }
 
@@ -203,6 +205,8 @@ static void sweep_rules(struct sweep *s)
 	char err[512];
 	size_t removed = 0;
 
+	if (s->o->dead_rules_only && s->o->n_dead == 0 && !s->o->force)
+		return;
 	if (firewall_sweep(keep_rule, s, &removed, err, sizeof(err)) != 0) {
 		note(s, "cannot sweep firewall rules: %s", err);
 		s->failures++;

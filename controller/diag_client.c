@@ -20,6 +20,7 @@
 #include "frame.h"
 #include "pki.h"
 #include "proto.h"
+#include "tcp.h"
 #include "tls.h"
 #include "util.h"
 
@@ -91,75 +92,6 @@ void diag_client_free(struct diag_client *dc)
 }
 
 /* --- TCP ------------------------------------------------------------------ */
-
-/* Waits for a non-blocking connect on fd; 0 or -1 with errno. */
-static int connect_wait(int fd, int timeout_s)
-{
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	socklen_t sl = sizeof(int);
-	int n, e = 0;
-
-	do {
-		n = poll(&p, 1, timeout_s * 1000);
-	} while (n < 0 && errno == EINTR);
-	if (n == 0)
-		errno = ETIMEDOUT;
-	if (n <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) != 0)
-		return -1;
-	errno = e;
-	return e == 0 ? 0 : -1;
-}
-
-/* A blocking TCP socket connected to sa:port within timeout_s; -1 with
- * errno. */
-static int tcp_connect(const struct addrinfo *ai, uint16_t port,
-    int timeout_s)
-{
-	struct sockaddr_storage ss;
-	int fd, e;
-
-	if (ai->ai_addrlen > sizeof(ss)) {
-		errno = EINVAL;
-		return -1;
-	}
-	memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-	if (ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
-	else
-		((struct sockaddr_in *)&ss)->sin_port = htons(port);
-	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) < 0)
-		return -1;
-	if ((connect(fd, (struct sockaddr *)&ss, ai->ai_addrlen) != 0 &&
-	    (errno != EINPROGRESS || connect_wait(fd, timeout_s) != 0)) ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * Connects to port on the first of the node's addresses that takes it.
- * On failure, errno is ECONNREFUSED only if every address refused.
- */
-static int connect_port(const struct addrinfo *list, uint16_t port,
-    int timeout_s)
-{
-	const struct addrinfo *ai;
-	int fd, e = ECONNREFUSED;
-
-	for (ai = list; ai != NULL; ai = ai->ai_next) {
-		if ((fd = tcp_connect(ai, port, timeout_s)) >= 0)
-			return fd;
-		if (errno != ECONNREFUSED)
-			e = errno;
-	}
-	errno = e;
-	return -1;
-}
 
 /* --- TLS and frames ------------------------------------------------------- */
 
@@ -417,7 +349,7 @@ static int ask_port(struct diag_client *dc, const struct addrinfo *list,
 	int fd, r;
 
 	*refused = 0;
-	if ((fd = connect_port(list, port, dc->o.connect_timeout_s)) < 0) {
+	if ((fd = tcp_connect_any(list, port, dc->o.connect_timeout_s)) < 0) {
 		*refused = errno == ECONNREFUSED;
 		connect_failed(dc, host, port, errno, err, errlen);
 		return FW_ERR_SYSTEM;

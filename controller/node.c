@@ -42,7 +42,7 @@ void node_init(struct node *n, struct fleet *f, const struct node_spec *spec,
 	n->index = index;
 	n->state = NODE_IDLE;
 	n->next_id = 1;
-	n->tunnel_fd = -1;
+	n->channel_fd = -1;
 	if (addr_format(&spec->addr, n->addr, sizeof(n->addr)) != 0)
 		n->addr[0] = '\0';
 	if (strcmp(spec->name, spec->addr.host) == 0)
@@ -262,9 +262,8 @@ static void fsm_step_done(struct node *n, enum node_event ev)
 		return;
 	}
 	if (n->state == NODE_CONNECTING && n->via_agent) {
-		/* Straight to the agent's port. */
+		/* The agent's port answered: TLS over that connection. */
 		node_set_state(n, NODE_TALKING);
-		n->engine_port = fleet_opts(n->fleet)->engine_port;
 		if (node_control_open(n) != 0 && n->state == NODE_TALKING)
 			node_abandon(n, n->step_err);
 		return;
@@ -314,7 +313,7 @@ void node_fsm(struct node *n, enum node_event ev)
 			    fleet_opts(n->fleet)->via != VIA_SSH &&
 			    !fleet_opts(n->fleet)->tunnel;
 			fleet_submit(n->fleet, n, n->via_agent ?
-			    node_step_resolve : node_step_connect);
+			    node_step_probe : node_step_connect);
 		}
 		break;
 	case NODE_CONNECTING:
@@ -367,9 +366,9 @@ void node_free(struct node *n)
 	node_control_close(n);
 	tunnel_close(n->tun);
 	n->tun = NULL;
-	if (n->tunnel_fd >= 0)
-		close(n->tunnel_fd);
-	n->tunnel_fd = -1;
+	if (n->channel_fd >= 0)
+		close(n->channel_fd);
+	n->channel_fd = -1;
 	transport_close(n->tp);
 	n->tp = NULL;
 	if (n->bootstrap != NULL) {

@@ -76,7 +76,9 @@ struct node {
 	struct sockaddr_storage local;	/* our end of that connection */
 	struct tunnel *tun;		/* --tunnel: forwarding over SSH */
 	uint16_t tunnel_port;		/* on the node: to our HTTPS server */
-	int tunnel_fd;			/* control channel end, until used */
+	int channel_fd;			/* a connected control channel socket
+					 * (--tunnel's pump, an agent probe),
+					 * until the channel takes it */
 	char *bootstrap;		/* packed Bootstrap (holds a key) */
 	size_t bootstrap_len;
 	int engine_started;
@@ -113,7 +115,7 @@ void node_step_connect(void *arg);
 void node_step_prepare(void *arg);
 void node_step_cleanup(void *arg);
 void node_step_sweep(void *arg);
-void node_step_resolve(void *arg);
+void node_step_probe(void *arg);
 
 /*
  * Runs cmd on the node (stdin in[0..inlen)); a failure to run it, or a

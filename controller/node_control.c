@@ -217,6 +217,7 @@ int node_control_open(struct node *n)
 {
 	struct event_base *base = fleet_base(n->fleet);
 	struct sockaddr_storage ss = n->peer;
+	int connected = n->channel_fd >= 0;
 	SSL *ssl = NULL;
 
 	if ((ssl = SSL_new(fleet_client_ctx(n->fleet))) == NULL ||
@@ -227,13 +228,13 @@ int node_control_open(struct node *n)
 		return FW_ERR_TLS;
 	}
 	n->timer = evtimer_new(base, on_timeout, n);
-	/* --tunnel: the pump's socket is connected already. */
-	if (n->tunnel_fd >= 0)
-		evutil_make_socket_nonblocking(n->tunnel_fd);
-	n->bev = bufferevent_openssl_socket_new(base, n->tunnel_fd, ssl,
+	/* --tunnel's pump, or the agent probe: connected already. */
+	if (n->channel_fd >= 0)
+		evutil_make_socket_nonblocking(n->channel_fd);
+	n->bev = bufferevent_openssl_socket_new(base, n->channel_fd, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (n->bev != NULL)
-		n->tunnel_fd = -1;
+		n->channel_fd = -1;
 	if (n->timer == NULL || n->bev == NULL) {
 		if (n->bev == NULL)
 			SSL_free(ssl);
@@ -249,7 +250,7 @@ int node_control_open(struct node *n)
 	/* Connect and handshake within the connect timeout: a firewall that
 	 * drops the port shows quickly, not after the talk timeout. */
 	arm_timer(n, connect_timeout(n));
-	if (n->tun != NULL) {
+	if (n->tun != NULL || connected) {
 		watch_link(n);
 		return 0;
 	}

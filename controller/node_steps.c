@@ -4,19 +4,22 @@
  * acts on them back on the loop thread.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "addr.h"
 #include "engine_image.h"
 #include "err.h"
-#include "addr.h"
 #include "fleet.h"
 #include "log.h"
 #include "node.h"
+#include "tcp.h"
 #include "tunnel.h"
 #include "util.h"
 
@@ -68,29 +71,47 @@ static int open_tunnel(struct node *n)
 	return 0;
 }
 
-/* --via auto|agent: the node's address for a direct connection (a
- * link-local zone becomes the scope id). */
-void node_step_resolve(void *arg)
+/*
+ * --via auto|agent: connects to the agent's port first (with auto for at
+ * most 3 s); the TLS handshake then runs on the loop over that socket.
+ * With auto, a node where nothing answers goes on to SSH in this step.
+ */
+void node_step_probe(void *arg)
 {
 	struct node *n = arg;
+	const struct fleet_opts *o = fleet_opts(n->fleet);
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	socklen_t len = sizeof(n->peer);
+	int timeout = o->ssh.connect_timeout_s, fd = -1, e = 0, r = -1;
 	char host[300];
-	int r;
 
-	n->step_rc = FW_ERR_NOT_FOUND;
-	if (addr_host_zone(&n->spec->addr, host, sizeof(host)) != 0)
-		return;
-	if ((r = getaddrinfo(host, NULL, &hints, &ai)) != 0 || ai == NULL ||
-	    ai->ai_addrlen > sizeof(n->peer)) {
-		fw_snprintf(n->step_err, sizeof(n->step_err), "cannot resolve "
-		    "%s: %s", host, r ? gai_strerror(r) : "no address");
-	} else {
-		memcpy(&n->peer, ai->ai_addr, ai->ai_addrlen);
-		n->peer_len = ai->ai_addrlen;
-		n->step_rc = 0;
-	}
-	if (ai != NULL)
+	if (o->via == VIA_AUTO && timeout > 3)
+		timeout = 3;
+	if (addr_host_zone(&n->spec->addr, host, sizeof(host)) == 0 &&
+	    (r = getaddrinfo(host, NULL, &hints, &ai)) == 0) {
+		fd = tcp_connect_any(ai, o->engine_port, timeout);
+		e = errno;
 		freeaddrinfo(ai);
+	}
+	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&n->peer, &len) == 0) {
+		n->peer_len = len;
+		n->engine_port = o->engine_port;
+		n->channel_fd = fd;
+		n->step_rc = 0;
+		return;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (o->via == VIA_AUTO) {
+		n->via_agent = 0;
+		node_step_connect(n);
+		return;
+	}
+	fw_snprintf(n->step_err, sizeof(n->step_err), "no agent answers on "
+	    "%s port %u (%s): install one with `fwfleet agent install`, or "
+	    "use --via ssh", host, o->engine_port, r != 0 ? gai_strerror(r) :
+	    strerror(e));
+	n->step_rc = FW_ERR_SSH;
 }
 
 void node_step_connect(void *arg)
@@ -306,7 +327,7 @@ void node_step_prepare(void *arg)
 		node_log(n, LOG_LVL_DEBUG, "engine up on port %u in %s",
 		    n->engine_port, n->workdir);
 	if (r == 0 && n->tun != NULL &&
-	    (r = tunnel_start(n->tun, n->engine_port, &n->tunnel_fd, err,
+	    (r = tunnel_start(n->tun, n->engine_port, &n->channel_fd, err,
 	    sizeof(err))) != 0)
 		fw_snprintf(n->step_err, sizeof(n->step_err), "--tunnel: %s",
 		    err);

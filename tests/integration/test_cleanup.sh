@@ -167,9 +167,13 @@ plant() {
 	mkdir -p "$FWFLEET_STATE_DIR/sessions"
 	echo "999999 1" >"$FWFLEET_STATE_DIR/sessions/$dead"
 	ip netns exec "$NODE_NS_1" nft insert rule inet hostfw input tcp dport 62999 \
-		accept comment "\"fwfleet:$old\""
+		accept comment "\"fwfleet:$dead\""
 	ip netns exec "$NODE_NS_2" iptables-nft -w -I INPUT -p tcp --dport 62999 \
 		-m comment --comment "fwfleet:$dead" -j ACCEPT
+	# A rule of a run this controller does not know: cleanup's business.
+	[ "${3:-}" = foreign ] && ip netns exec "$NODE_NS_1" nft insert rule inet \
+		hostfw input tcp dport 62998 accept comment "\"fwfleet:$old\""
+	return 0
 }
 plant 0123456789abcdef fedcba9876543210
 out=$(fw -v inventory -n "$TB_DIR/nodes.ini" --known-hosts "$TB_KNOWN_HOSTS" --open-firewall 2>&1) ||
@@ -179,7 +183,7 @@ wait "$PLANTED" 2>/dev/null || true
 check_clean "planted leftovers, swept on connect"
 pass "leftovers of crashed sessions (directory, engine, rules) were swept on connect"
 
-plant 00000000aaaaaaaa 00000000bbbbbbbb
+plant 00000000aaaaaaaa 00000000bbbbbbbb foreign
 out=$(fw cleanup -n "$TB_DIR/nodes.ini" --known-hosts "$TB_KNOWN_HOSTS" 2>&1) ||
 	fail "fwfleet cleanup: $out"
 assert_contains "$out" "removed /tmp/fwfleet-00000000aaaaaaaa-0"
