@@ -89,8 +89,8 @@ char *xasprintf(const char *fmt, ...)
 int fw_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	int fd, r = FW_ERR_SYSTEM;
-	char *buf = NULL;
-	size_t cap = 4096, n = 0;
+	char *buf = NULL, extra;
+	size_t cap = max < 4096 ? max : 4096, n = 0;
 	ssize_t got;
 
 	*out = NULL;
@@ -99,11 +99,19 @@ int fw_read_file(const char *path, size_t max, char **out, size_t *len)
 		return FW_ERR_SYSTEM;
 	buf = xmalloc(cap + 1);
 	for (;;) {
-		if (n == cap) {
-			if (cap >= max) {
-				r = FW_ERR_FRAME_TOO_BIG;
+		if (n == cap && cap >= max) {
+			/* Full: exactly max bytes is fine, one more is not. */
+			got = read(fd, &extra, 1);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
 				goto out;
-			}
+			if (got == 0)
+				break;
+			r = FW_ERR_FRAME_TOO_BIG;
+			goto out;
+		}
+		if (n == cap) {
 			cap = cap * 2 > max ? max : cap * 2;
 			buf = xrealloc(buf, cap + 1, 1);
 		}

@@ -70,6 +70,16 @@ static void test_write_all(void **state)
 	assert_int_equal(len, sizeof(big));
 	assert_memory_equal(back, big, sizeof(big));
 	free(back);
+	/* At most max bytes: exactly max is read, one more is refused, also
+	 * below the first read's size. */
+	assert_int_equal(fw_read_file(path, sizeof(big), &back, &len), 0);
+	assert_int_equal(len, sizeof(big));
+	free(back);
+	assert_int_equal(fw_read_file(path, sizeof(big) - 1, &back, &len),
+	    FW_ERR_FRAME_TOO_BIG);
+	assert_null(back);
+	assert_int_equal(fw_read_file(path, 100, &back, &len),
+	    FW_ERR_FRAME_TOO_BIG);
 	unlink(path);
 	/* A closed reader: the write fails instead of looping. */
 	assert_int_equal(pipe(p), 0);
