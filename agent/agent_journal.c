@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "log.h"
 #include "util.h"
 
@@ -32,75 +34,40 @@ struct agent_journal {
 	size_t n_report;
 };
 
-/* s as the inside of a JSON string into out. */
-static void json_escape(const char *s, char *out, size_t len)
+static void copy(char *dst, size_t len, json_t *o, const char *key)
 {
-	size_t o = 0;
+	const char *v = json_string_value(json_object_get(o, key));
 
-	for (; *s != '\0' && o + 7 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20) {
-			o += (size_t)snprintf(out + o, len - o, "\\u%04x", c);
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o] = '\0';
-}
-
-/* The string value of "key" in a line this module wrote, unescaped. */
-static void field(const char *line, const char *key, char *out, size_t len)
-{
-	char pat[48];
-	const char *p;
-	size_t o = 0;
-	unsigned c;
-
-	out[0] = '\0';
-	snprintf(pat, sizeof(pat), "\"%s\":\"", key);
-	if ((p = strstr(line, pat)) == NULL)
-		return;
-	for (p += strlen(pat); *p != '\0' && *p != '"' && o + 1 < len; p++) {
-		if (*p == '\\' && p[1] == 'u' && sscanf(p + 2, "%4x", &c) == 1) {
-			out[o++] = (char)c;
-			p += 5;
-		} else {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			out[o++] = *p;
-		}
-	}
-	out[o] = '\0';
+	fw_snprintf(dst, len, "%s", v != NULL ? v : "");
 }
 
 static void parse(const char *line, struct record *r)
 {
-	const char *t = strstr(line, "\"t\":");
+	json_t *o = json_loads(line, 0, NULL);
 
 	memset(r, 0, sizeof(*r));
-	r->t = t != NULL ? atoll(t + 4) : 0;
-	field(line, "job", r->job, sizeof(r->job));
-	field(line, "op", r->op, sizeof(r->op));
-	field(line, "component", r->component, sizeof(r->component));
-	field(line, "version", r->version, sizeof(r->version));
-	field(line, "state", r->state, sizeof(r->state));
+	r->t = json_integer_value(json_object_get(o, "t"));
+	copy(r->job, sizeof(r->job), o, "job");
+	copy(r->op, sizeof(r->op), o, "op");
+	copy(r->component, sizeof(r->component), o, "component");
+	copy(r->version, sizeof(r->version), o, "version");
+	copy(r->state, sizeof(r->state), o, "state");
+	json_decref(o);
 }
 
 /* r as one journal line (malloc'd). */
 static char *line_of(const struct record *r)
 {
-	char job[FIELD_MAX * 6], comp[FIELD_MAX * 6], ver[FIELD_MAX * 6];
+	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "t",
+	    (json_int_t)r->t, "job", r->job, "op", r->op, "component",
+	    r->component, "version", r->version, "state", r->state);
+	char *text = o != NULL ? json_dumps(o, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER) : NULL;
+	char *line = xasprintf("%s\n", text != NULL ? text : "{}");
 
-	json_escape(r->job, job, sizeof(job));
-	json_escape(r->component, comp, sizeof(comp));
-	json_escape(r->version, ver, sizeof(ver));
-	return xasprintf("{\"t\":%lld,\"job\":\"%s\",\"op\":\"%s\","
-	    "\"component\":\"%s\",\"version\":\"%s\",\"state\":\"%s\"}\n",
-	    r->t, job, r->op, comp, ver, r->state);
+	free(text);
+	json_decref(o);
+	return line;
 }
 
 static void put(struct agent_journal *j, const struct record *r)

@@ -240,6 +240,24 @@ static SSL_CTX *client_ctx(const Fwfleet__Bootstrap *bs, char *err,
 	    (const char *)bs->key_pem.data, bs->key_pem.len, err, errlen);
 }
 
+/* The status pusher of the session, to the controller at urls (none: no
+ * controller to report to, as in tests). */
+static int make_pusher(struct deploy *d, char **urls, size_t n, char *err,
+    size_t errlen)
+{
+	const Fwfleet__Bootstrap *bs = d->e->bs;
+	struct status_target t = { 0 };
+
+	if (n == 0)
+		return 0;
+	t.ssl_ctx = d->ctx;
+	t.session_id = bs->session_id;
+	t.node_name = bs->node_name;
+	t.base_urls = (const char *const *)urls;
+	t.n_base_urls = n;
+	return status_pusher_new(&t, &d->pusher, err, errlen);
+}
+
 /*
  * A persistent agent learns where to report from each session's first
  * stage request (the controller's URLs; the session came with Hello), and
@@ -249,22 +267,15 @@ static SSL_CTX *client_ctx(const Fwfleet__Bootstrap *bs, char *err,
 static int agent_session(struct deploy *d, const Fwfleet__StageRequest *req,
     char *err, size_t errlen)
 {
-	const Fwfleet__Bootstrap *bs = d->e->bs;
-	struct status_target t = { 0 };
 	SSL_CTX *ctx;
 
 	if (!engine_persistent(d->e) || d->pusher != NULL)
 		return 0;
-	if ((ctx = client_ctx(bs, err, errlen)) == NULL)
+	if ((ctx = client_ctx(d->e->bs, err, errlen)) == NULL)
 		return FW_ERR_TLS;
 	SSL_CTX_free(d->ctx);
 	d->ctx = ctx;
-	t.ssl_ctx = d->ctx;
-	t.session_id = bs->session_id;
-	t.node_name = bs->node_name;
-	t.base_urls = (const char *const *)req->base_urls;
-	t.n_base_urls = req->n_base_urls;
-	return status_pusher_new(&t, &d->pusher, err, errlen);
+	return make_pusher(d, req->base_urls, req->n_base_urls, err, errlen);
 }
 
 /* --require-signed: nothing is fetched for a component the pinned key
@@ -496,20 +507,6 @@ void deploy_quiesce(struct deploy *d, int flush_ms)
 	d->pusher = NULL;
 }
 
-static int make_pusher(struct deploy *d, char *err, size_t errlen)
-{
-	const Fwfleet__Bootstrap *bs = d->e->bs;
-	struct status_target t = { 0 };
-
-	if (bs->n_controller_urls == 0)
-		return 0;	/* no controller to report to (tests) */
-	t.ssl_ctx = d->ctx;
-	t.session_id = bs->session_id;
-	t.node_name = bs->node_name;
-	t.base_urls = (const char *const *)bs->controller_urls;
-	t.n_base_urls = bs->n_controller_urls;
-	return status_pusher_new(&t, &d->pusher, err, errlen);
-}
 
 int deploy_new(struct engine *e, struct deploy **out, char *err,
     size_t errlen)
@@ -523,7 +520,8 @@ int deploy_new(struct engine *e, struct deploy **out, char *err,
 	d->ctx = client_ctx(bs, err, errlen);
 	if (d->ctx == NULL)
 		goto out;
-	if ((r = make_pusher(d, err, errlen)) != 0)
+	if ((r = make_pusher(d, bs->controller_urls, bs->n_controller_urls,
+	    err, errlen)) != 0)
 		goto out;
 	*out = d;
 	d = NULL;

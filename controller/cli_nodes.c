@@ -16,6 +16,27 @@ void cli_nodes_init(struct cli_nodes *c)
 	fleet_opts_init(&c->fleet);
 }
 
+int cli_parse(const char *prog, int argc, char **argv, const char *shortopts,
+    const struct option *longopts, int positional,
+    int (*take)(void *ctx, int ch, const char *arg), void *ctx)
+{
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if ((r = take(ctx, ch, optarg)) == 1)
+			fprintf(stderr, "fwfleet %s: bad option; see --help\n",
+			    prog);
+		if (r != 0)
+			return -1;
+	}
+	if (!positional && optind != argc) {
+		fprintf(stderr, "fwfleet %s: bad argument '%s'; see --help\n",
+		    prog, argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
 int cli_bad(const char *prog, const char *what, const char *value)
 {
 	fprintf(stderr, "fwfleet %s: bad %s '%s'; see --help\n", prog, what,

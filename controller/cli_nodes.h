@@ -127,6 +127,16 @@ void cli_nodes_init(struct cli_nodes *c);
 int cli_nodes_opt(struct cli_nodes *c, const char *prog, int ch,
     const char *arg);
 
+/*
+ * The option loop of every command: getopt_long over argv, each option
+ * handed to take(ctx, ch, arg), which returns 0 (taken), 1 (not its own)
+ * or -1 (a bad value, already said). An unknown option, and (unless
+ * positional) an argument left over, are said here. Returns 0 or -1.
+ */
+int cli_parse(const char *prog, int argc, char **argv, const char *shortopts,
+    const struct option *longopts, int positional,
+    int (*take)(void *ctx, int ch, const char *arg), void *ctx);
+
 /* Prints "fwfleet PROG: bad WHAT 'VALUE'; see --help"; returns -1. */
 int cli_bad(const char *prog, const char *what, const char *value);
 

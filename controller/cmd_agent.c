@@ -51,8 +51,36 @@ static const struct {
 	{ "remove", FLEET_AGENT_REMOVE }, { "list", FLEET_AGENT_STATUS },
 };
 
-static int parse_args(int argc, char **argv, struct cli_nodes *c,
-    enum fleet_job *job, int *require_signed, const char **pubkey)
+struct agent_args {
+	struct cli_nodes nodes;
+	enum fleet_job job;
+	int require_signed;
+	const char *pubkey;
+};
+
+static int take(void *ctx, int ch, const char *arg)
+{
+	struct agent_args *a = ctx;
+	int r = cli_nodes_opt(&a->nodes, "agent", ch, arg);
+
+	if (r != 1)
+		return r;
+	switch (ch) {
+	case OPT_LIFETIME:
+		return fw_parse_long(arg, 60, 3650L * 86400,
+		    &a->nodes.fleet.agent_cert_validity_s) == 0 ? 0 :
+		    cli_bad("agent", "--cert-lifetime", arg);
+	case OPT_REQUIRE_SIGNED:
+		a->require_signed = 1;
+		return 0;
+	case OPT_PUBKEY:
+		a->pubkey = arg;
+		return 0;
+	}
+	return 1;
+}
+
+static int parse_args(int argc, char **argv, struct agent_args *a)
 {
 	static const struct option longopts[] = {
 		CLI_NODES_LONGOPTS,
@@ -62,7 +90,6 @@ static int parse_args(int argc, char **argv, struct cli_nodes *c,
 		{ NULL, 0, NULL, 0 },
 	};
 	size_t i;
-	int ch, r;
 
 	for (i = 0; argc >= 2 && i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (strcmp(argv[1], verbs[i].name) == 0)
@@ -72,42 +99,17 @@ static int parse_args(int argc, char **argv, struct cli_nodes *c,
 		    "list; see --help\n");
 		return -1;
 	}
-	*job = verbs[i].job;
-	argc--;
-	argv++;
-	while ((ch = getopt_long(argc, argv, CLI_NODES_SHORTOPTS, longopts,
-	    NULL)) != -1) {
-		if ((r = cli_nodes_opt(c, "agent", ch, optarg)) == 1 &&
-		    ch == OPT_LIFETIME)
-			r = fw_parse_long(optarg, 60, 3650L * 86400,
-			    &c->fleet.agent_cert_validity_s) == 0 ? 0 :
-			    cli_bad("agent", "--cert-lifetime", optarg);
-		else if (r == 1 && ch == OPT_REQUIRE_SIGNED) {
-			*require_signed = 1;
-			r = 0;
-		} else if (r == 1 && ch == OPT_PUBKEY) {
-			*pubkey = optarg;
-			r = 0;
-		}
-		if (r != 0) {
-			if (r == 1)
-				fprintf(stderr, "fwfleet agent: bad option; see "
-				    "--help\n");
-			return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "fwfleet agent: bad argument '%s'; see --help\n",
-		    argv[optind]);
+	a->job = verbs[i].job;
+	if (cli_parse("agent", argc - 1, argv + 1, CLI_NODES_SHORTOPTS,
+	    longopts, 0, take, a) != 0)
 		return -1;
-	}
-	if (*require_signed != (*pubkey != NULL) ||
-	    (*require_signed && *job != FLEET_AGENT_INSTALL)) {
+	if (a->require_signed != (a->pubkey != NULL) ||
+	    (a->require_signed && a->job != FLEET_AGENT_INSTALL)) {
 		fprintf(stderr, "fwfleet agent: --require-signed goes with "
 		    "--pubkey FILE, on install\n");
 		return -1;
 	}
-	return cli_nodes_check(c, "agent");
+	return cli_nodes_check(&a->nodes, "agent");
 }
 
 /* The repository key to pin (a PEM public key). */
@@ -198,26 +200,24 @@ static int print_results(const struct fleet *f, enum fleet_job job)
 static int agent_exec(const struct global_opts *g, int argc, char **argv)
 {
 	struct node_list nodes = { 0 };
-	struct cli_nodes c;
+	struct agent_args a = { .require_signed = 0 };
 	struct fleet *f = NULL;
-	enum fleet_job job;
 	char *password = NULL, err[512], *pub = NULL;
-	const char *pubkey = NULL;
-	int r = EXIT_FW_BAD_PARAM, require_signed = 0;
+	int r = EXIT_FW_BAD_PARAM;
 
-	cli_nodes_init(&c);
-	if (parse_args(argc, argv, &c, &job, &require_signed, &pubkey) != 0 ||
-	    (pubkey != NULL && (pub = load_pubkey(pubkey)) == NULL) ||
-	    cli_nodes_load(&c, g, "agent", &nodes, &password) != 0)
+	cli_nodes_init(&a.nodes);
+	if (parse_args(argc, argv, &a) != 0 ||
+	    (a.pubkey != NULL && (pub = load_pubkey(a.pubkey)) == NULL) ||
+	    cli_nodes_load(&a.nodes, g, "agent", &nodes, &password) != 0)
 		goto out;
-	c.fleet.agent_repo_pub = pub;
-	if (fleet_run_job(&c.fleet, &nodes, c.pki_dir, job, &f, err,
-	    sizeof(err)) != 0) {
+	a.nodes.fleet.agent_repo_pub = pub;
+	if (fleet_run_job(&a.nodes.fleet, &nodes, a.nodes.pki_dir, a.job, &f,
+	    err, sizeof(err)) != 0) {
 		fprintf(stderr, "fwfleet agent: %s\n", err);
 		r = EXIT_FW_FAILURE;
 		goto out;
 	}
-	r = print_results(f, job);
+	r = print_results(f, a.job);
 out:
 	fleet_free(f);
 	nodes_free(&nodes);

@@ -35,36 +35,35 @@ static const char cleanup_usage[] =
 
 enum { OPT_FORCE = CLI_OPT_FIRST_FREE };
 
-static int parse_args(int argc, char **argv, struct cli_nodes *c, int *force)
+struct cleanup_args {
+	struct cli_nodes nodes;
+	int force;
+};
+
+static int take(void *ctx, int ch, const char *arg)
+{
+	struct cleanup_args *a = ctx;
+	int r = cli_nodes_opt(&a->nodes, "cleanup", ch, arg);
+
+	if (r == 1 && ch == OPT_FORCE) {
+		a->force = 1;
+		r = 0;
+	}
+	return r;
+}
+
+static int parse_args(int argc, char **argv, struct cleanup_args *a)
 {
 	static const struct option longopts[] = {
 		CLI_NODES_LONGOPTS,
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch, r;
 
-	*force = 0;
-	while ((ch = getopt_long(argc, argv, CLI_NODES_SHORTOPTS, longopts,
-	    NULL)) != -1) {
-		if ((r = cli_nodes_opt(c, "cleanup", ch, optarg)) == 1 &&
-		    ch == OPT_FORCE) {
-			*force = 1;
-			r = 0;
-		}
-		if (r != 0) {
-			if (r == 1)
-				fprintf(stderr, "fwfleet cleanup: bad option; "
-				    "see --help\n");
-			return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "fwfleet cleanup: bad argument '%s'; see "
-		    "--help\n", argv[optind]);
+	if (cli_parse("cleanup", argc, argv, CLI_NODES_SHORTOPTS, longopts, 0,
+	    take, a) != 0)
 		return -1;
-	}
-	return cli_nodes_check(c, "cleanup");
+	return cli_nodes_check(&a->nodes, "cleanup");
 }
 
 /* "NAME: removed /tmp/fwfleet-..." per line swept, then status lines. */
@@ -97,16 +96,16 @@ static int print_results(const struct fleet *f)
 static int cleanup_exec(const struct global_opts *g, int argc, char **argv)
 {
 	struct node_list nodes = { 0 };
-	struct cli_nodes c;
+	struct cleanup_args a = { .force = 0 };
 	struct fleet *f = NULL;
 	char *password = NULL, err[512];
-	int r = EXIT_FW_BAD_PARAM, force;
+	int r = EXIT_FW_BAD_PARAM;
 
-	cli_nodes_init(&c);
-	if (parse_args(argc, argv, &c, &force) != 0 ||
-	    cli_nodes_load(&c, g, "cleanup", &nodes, &password) != 0)
+	cli_nodes_init(&a.nodes);
+	if (parse_args(argc, argv, &a) != 0 ||
+	    cli_nodes_load(&a.nodes, g, "cleanup", &nodes, &password) != 0)
 		goto out;
-	if (fleet_run_job(&c.fleet, &nodes, c.pki_dir, force ?
+	if (fleet_run_job(&a.nodes.fleet, &nodes, a.nodes.pki_dir, a.force ?
 	    FLEET_CLEANUP_FORCE : FLEET_CLEANUP, &f, err, sizeof(err)) != 0) {
 		fprintf(stderr, "fwfleet cleanup: %s\n", err);
 		r = EXIT_FW_FAILURE;

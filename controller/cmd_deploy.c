@@ -77,6 +77,16 @@ static int deploy_opt(struct deploy_args *a, int ch, const char *arg)
 	return -1;
 }
 
+static int take(void *ctx, int ch, const char *arg)
+{
+	struct deploy_args *a = ctx;
+	int r = cli_nodes_opt(&a->nodes, "deploy", ch, arg);
+
+	if (r == 1)
+		r = cli_select_opt(&a->sel, "deploy", ch, arg);
+	return r == 1 ? deploy_opt(a, ch, arg) : r;
+}
+
 static int parse_args(int argc, char **argv, struct deploy_args *a)
 {
 	static const struct option longopts[] = {
@@ -87,26 +97,10 @@ static int parse_args(int argc, char **argv, struct deploy_args *a)
 		{ "reboot-delay", required_argument, NULL, OPT_REBOOT_DELAY },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, CLI_NODES_SHORTOPTS
-	    CLI_SELECT_SHORTOPTS, longopts, NULL)) != -1) {
-		if ((r = cli_nodes_opt(&a->nodes, "deploy", ch, optarg)) == 1)
-			r = cli_select_opt(&a->sel, "deploy", ch, optarg);
-		if (r == 1)
-			r = deploy_opt(a, ch, optarg);
-		if (r != 0) {
-			if (r == 1)
-				fprintf(stderr, "fwfleet deploy: bad option; "
-				    "see --help\n");
-			return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "fwfleet deploy: unexpected '%s'; see --help\n",
-		    argv[optind]);
+	if (cli_parse("deploy", argc, argv, CLI_NODES_SHORTOPTS
+	    CLI_SELECT_SHORTOPTS, longopts, 0, take, a) != 0)
 		return -1;
-	}
 	if (cli_select_check(&a->sel, "deploy") != 0)
 		return -1;
 	return cli_nodes_check(&a->nodes, "deploy");

@@ -95,6 +95,23 @@ static int add_positional(struct cli_nodes *c, int argc, char **argv,
 	return 0;
 }
 
+struct diag_opts {
+	struct cli_nodes *c;
+	int *json;
+};
+
+static int take(void *ctx, int ch, const char *arg)
+{
+	struct diag_opts *d = ctx;
+	int r = cli_nodes_opt(d->c, "diag", ch, arg);
+
+	if (r == 1 && ch == OPT_JSON) {
+		*d->json = 1;
+		r = 0;
+	}
+	return r;
+}
+
 static int parse_args(int argc, char **argv, struct cli_nodes *c, int *json,
     char **joined)
 {
@@ -109,23 +126,13 @@ static int parse_args(int argc, char **argv, struct cli_nodes *c, int *json,
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch, r;
+	struct diag_opts d = { c, json };
 
 	*json = 0;
 	*joined = NULL;
-	while ((ch = getopt_long(argc, argv, "n:t:P:", longopts, NULL)) != -1) {
-		if ((r = cli_nodes_opt(c, "diag", ch, optarg)) == 1 &&
-		    ch == OPT_JSON) {
-			*json = 1;
-			r = 0;
-		}
-		if (r != 0) {
-			if (r == 1)
-				fprintf(stderr, "fwfleet diag: bad option; see "
-				    "--help\n");
-			return -1;
-		}
-	}
+	if (cli_parse("diag", argc, argv, "n:t:P:", longopts, 1, take,
+	    &d) != 0)
+		return -1;
 	if (add_positional(c, argc, argv, joined) != 0)
 		return -1;
 	if (c->nodes_file == NULL && c->targets == NULL) {

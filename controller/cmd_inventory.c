@@ -30,36 +30,35 @@ static const char inventory_usage[] =
 
 enum { OPT_JSON = CLI_OPT_FIRST_FREE };
 
-static int parse_args(int argc, char **argv, struct cli_nodes *c, int *json)
+struct inventory_args {
+	struct cli_nodes nodes;
+	int json;
+};
+
+static int take(void *ctx, int ch, const char *arg)
+{
+	struct inventory_args *a = ctx;
+	int r = cli_nodes_opt(&a->nodes, "inventory", ch, arg);
+
+	if (r == 1 && ch == OPT_JSON) {
+		a->json = 1;
+		r = 0;
+	}
+	return r;
+}
+
+static int parse_args(int argc, char **argv, struct inventory_args *a)
 {
 	static const struct option longopts[] = {
 		CLI_NODES_LONGOPTS,
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch, r;
 
-	*json = 0;
-	while ((ch = getopt_long(argc, argv, CLI_NODES_SHORTOPTS, longopts,
-	    NULL)) != -1) {
-		if ((r = cli_nodes_opt(c, "inventory", ch, optarg)) == 1 &&
-		    ch == OPT_JSON) {
-			*json = 1;
-			r = 0;
-		}
-		if (r != 0) {
-			if (r == 1)
-				fprintf(stderr, "fwfleet inventory: bad option; "
-				    "see --help\n");
-			return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "fwfleet inventory: bad argument '%s'; see "
-		    "--help\n", argv[optind]);
+	if (cli_parse("inventory", argc, argv, CLI_NODES_SHORTOPTS, longopts,
+	    0, take, a) != 0)
 		return -1;
-	}
-	return cli_nodes_check(c, "inventory");
+	return cli_nodes_check(&a->nodes, "inventory");
 }
 
 static int print_results(const struct fleet *f, int json)
@@ -90,22 +89,22 @@ static int print_results(const struct fleet *f, int json)
 static int inventory_exec(const struct global_opts *g, int argc, char **argv)
 {
 	struct node_list nodes = { 0 };
-	struct cli_nodes c;
+	struct inventory_args a = { .json = 0 };
 	struct fleet *f = NULL;
 	char *password = NULL, err[512];
-	int r = EXIT_FW_BAD_PARAM, json;
+	int r = EXIT_FW_BAD_PARAM;
 
-	cli_nodes_init(&c);
-	if (parse_args(argc, argv, &c, &json) != 0 ||
-	    cli_nodes_load(&c, g, "inventory", &nodes, &password) != 0)
+	cli_nodes_init(&a.nodes);
+	if (parse_args(argc, argv, &a) != 0 ||
+	    cli_nodes_load(&a.nodes, g, "inventory", &nodes, &password) != 0)
 		goto out;
-	if (fleet_inventory(&c.fleet, &nodes, c.pki_dir, &f, err,
+	if (fleet_inventory(&a.nodes.fleet, &nodes, a.nodes.pki_dir, &f, err,
 	    sizeof(err)) != 0) {
 		fprintf(stderr, "fwfleet inventory: %s\n", err);
 		r = EXIT_FW_FAILURE;
 		goto out;
 	}
-	r = print_results(f, json);
+	r = print_results(f, a.json);
 out:
 	fleet_free(f);
 	nodes_free(&nodes);

@@ -48,6 +48,20 @@ struct plan_args {
 	int json;
 };
 
+static int take(void *ctx, int ch, const char *arg)
+{
+	struct plan_args *a = ctx;
+	int r = cli_nodes_opt(&a->nodes, "plan", ch, arg);
+
+	if (r == 1)
+		r = cli_select_opt(&a->sel, "plan", ch, arg);
+	if (r == 1 && ch == OPT_JSON) {
+		a->json = 1;
+		r = 0;
+	}
+	return r;
+}
+
 static int parse_args(int argc, char **argv, struct plan_args *a)
 {
 	static const struct option longopts[] = {
@@ -56,28 +70,10 @@ static int parse_args(int argc, char **argv, struct plan_args *a)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ NULL, 0, NULL, 0 },
 	};
-	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, CLI_NODES_SHORTOPTS
-	    CLI_SELECT_SHORTOPTS, longopts, NULL)) != -1) {
-		if ((r = cli_nodes_opt(&a->nodes, "plan", ch, optarg)) == 1)
-			r = cli_select_opt(&a->sel, "plan", ch, optarg);
-		if (r == 1 && ch == OPT_JSON) {
-			a->json = 1;
-			r = 0;
-		}
-		if (r != 0) {
-			if (r == 1)
-				fprintf(stderr, "fwfleet plan: see --help\n");
-			return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "fwfleet plan: bad argument '%s'; see --help\n",
-		    argv[optind]);
-		return -1;
-	}
-	if (cli_select_check(&a->sel, "plan") != 0)
+	if (cli_parse("plan", argc, argv, CLI_NODES_SHORTOPTS
+	    CLI_SELECT_SHORTOPTS, longopts, 0, take, a) != 0 ||
+	    cli_select_check(&a->sel, "plan") != 0)
 		return -1;
 	return cli_nodes_check(&a->nodes, "plan");
 }

@@ -427,6 +427,16 @@ void node_step_cleanup(void *arg)
 	char *d, *rd, *cmd, msg[sizeof(n->step_err)];
 
 	n->step_rc = 0;
+	if (n->tun != NULL) {
+		struct tunnel_stats st;
+
+		tunnel_get_stats(n->tun, &st);
+		node_log(n, LOG_LVL_DEBUG, "tunnel: %llu bytes to the node, "
+		    "%llu from it, %u forwarded connections%s",
+		    (unsigned long long)st.to_node,
+		    (unsigned long long)st.from_node, st.accepted,
+		    st.dead ? "; the SSH connection died" : "");
+	}
 	/* The pump owns the SSH session until it is joined. */
 	tunnel_close(n->tun);
 	n->tun = NULL;

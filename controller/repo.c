@@ -578,26 +578,6 @@ static int add_commit(const char *tmp, const char *dest, const char *old,
 	return 0;
 }
 
-static void warn_unlisted(const char *srcdir, const struct manifest *m,
-    struct repo_report *rep)
-{
-	char **names;
-	size_t n, i, j;
-
-	if (list_dir(srcdir, &names, &n) != 0)
-		return;
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < m->n_files; j++) {
-			if (strcmp(names[i], m->files[j].name) == 0)
-				break;
-		}
-		if (j == m->n_files && strcmp(names[i], "component.json") != 0)
-			repo_report_warn(rep, "%s/%s: not listed in files; not "
-			    "copied", srcdir, names[i]);
-	}
-	names_free(names, n);
-}
-
 /* Reads srcdir/component.json, fills default files, checks it. */
 static int add_load(const char *srcdir, json_t **root, struct manifest **m,
     char *err, size_t errlen)
@@ -633,6 +613,30 @@ out:
 	free(text);
 	free(where);
 	return r;
+}
+
+/*
+ * Warns of each file in dir (shown as `shown`) that m does not list:
+ * "<shown>/<name>: not listed in <why>".
+ */
+static void warn_unlisted(const char *dir, const char *shown,
+    const struct manifest *m, const char *why, struct repo_report *rep)
+{
+	char **names;
+	size_t n, i, j;
+
+	if (list_dir(dir, &names, &n) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < m->n_files; j++) {
+			if (strcmp(names[i], m->files[j].name) == 0)
+				break;
+		}
+		if (j == m->n_files && strcmp(names[i], "component.json") != 0)
+			repo_report_warn(rep, "%s/%s: not listed in %s",
+			    shown, names[i], why);
+	}
+	names_free(names, n);
 }
 
 int repo_add(const char *dir, const char *srcdir, int replace, char **added,
@@ -679,7 +683,7 @@ int repo_add(const char *dir, const char *srcdir, int replace, char **added,
 		rmdir(iddir);	/* if this add made it */
 		goto out;
 	}
-	warn_unlisted(srcdir, m, rep);
+	warn_unlisted(srcdir, srcdir, m, "files; not copied", rep);
 	*added = rel;
 	rel = NULL;
 out:
@@ -736,26 +740,6 @@ static json_t *index_file(const char *cdir, const char *rel,
 	return j;
 }
 
-/* Files in a component directory that its manifest does not list. */
-static void warn_stray(const char *cdir, const char *rel,
-    const struct manifest *m, struct repo_report *rep)
-{
-	char **names;
-	size_t n, i, j;
-
-	if (list_dir(cdir, &names, &n) != 0)
-		return;
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < m->n_files; j++) {
-			if (strcmp(names[i], m->files[j].name) == 0)
-				break;
-		}
-		if (j == m->n_files && strcmp(names[i], "component.json") != 0)
-			repo_report_warn(rep, "%s/%s: not listed in "
-			    "component.json; never served", rel, names[i]);
-	}
-	names_free(names, n);
-}
 
 /* Reads and checks one manifest; its text's sha256 into sha. */
 static struct manifest *read_manifest(const char *dir, const char *rel,
@@ -823,7 +807,7 @@ static json_t *index_component(const char *dir, const char *id,
 		    rep)) != NULL)
 			json_array_append_new(files, f);
 	}
-	warn_stray(cdir, rel, m, rep);
+	warn_unlisted(cdir, rel, m, "component.json; never served", rep);
 	if (rep->n_errors == before) {
 		j = json_pack("{s:s, s:s, s:s, s:s, s:O}", "id", id,
 		    "version", version, "kind", manifest_kind_name(m->kind),
@@ -1528,7 +1512,8 @@ int repo_check_payloads(const struct repo *r, struct repo_report *rep,
 			(*files)++;
 		}
 		cdir = path_join(r->dir, c->dir);
-		warn_stray(cdir, c->dir, c->m, rep);
+		warn_unlisted(cdir, c->dir, c->m,
+		    "component.json; never served", rep);
 		free(cdir);
 	}
 	warn_unindexed(r, rep);

@@ -11,7 +11,7 @@ PACKAGES="build-essential cmake pkg-config git
 	libssl-dev libprotobuf-c-dev protobuf-c-compiler libssh-dev
 	libevent-dev zlib1g-dev libcmocka-dev libjansson-dev
 	openssh-server openssh-client iproute2 iptables nftables
-	procps psmisc util-linux mount passwd coreutils diffutils findutils
+	procps psmisc util-linux mount passwd coreutils diffutils findutils kmod
 	time jq bc iputils-ping sudo openssl file
 	nginx curl"
 
