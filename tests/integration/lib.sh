@@ -43,6 +43,29 @@ assert_eq() {
 	fi
 }
 
+# make_repo DIR COMPONENT_DIR...: a repository of those components, signed
+# with $SCRATCH/key.
+make_repo() {
+	local dir=$1 c
+	shift
+	"$FWFLEET" repo init "$dir" >/dev/null || fail "repo init $dir"
+	for c in "$@"; do
+		"$FWFLEET" repo add "$dir" "$c" >/dev/null || fail "repo add $c"
+	done
+	"$FWFLEET" repo index "$dir" >/dev/null || fail "repo index $dir"
+	"$FWFLEET" repo sign "$dir" --key "$SCRATCH/key" >/dev/null || fail "repo sign $dir"
+}
+
+# tamper FILE OFFSET: change the byte at OFFSET to another value.
+tamper() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	[ -n "$b" ] || fail "tamper: $1 has no byte at $2"
+	# shellcheck disable=SC2059
+	printf "\\$(printf '%03o' $(((b + 1) % 256)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # assert_contains HAYSTACK NEEDLE [MSG]   (fixed string, grep -F)
 assert_contains() {
 	local msg=${3:-missing text}

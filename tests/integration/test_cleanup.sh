@@ -22,16 +22,6 @@ tb_session
 ctl_snapshot
 FIX=$FWFLEET_SRC/tests/fixtures
 "$FWFLEET" repo keygen "$SCRATCH/key" >/dev/null || fail "repo keygen"
-make_repo() {
-	local dir=$1 c
-	shift
-	"$FWFLEET" repo init "$dir" >/dev/null || fail "repo init $dir"
-	for c in "$@"; do
-		"$FWFLEET" repo add "$dir" "$c" >/dev/null || fail "repo add $c"
-	done
-	"$FWFLEET" repo index "$dir" >/dev/null || fail "repo index $dir"
-	"$FWFLEET" repo sign "$dir" --key "$SCRATCH/key" >/dev/null || fail "repo sign $dir"
-}
 make_repo "$SCRATCH/fail" "$FIX"/deploy/fails-hpe-1.0/ "$FIX"/deploy/after-1.0/
 make_repo "$SCRATCH/slow" "$FIX"/deploy/slow-1.0/ "$FIX"/deploy/after-1.0/
 OPTS=(-n "$TB_DIR/nodes.ini" --known-hosts "$TB_KNOWN_HOSTS" --open-firewall
@@ -39,7 +29,7 @@ OPTS=(-n "$TB_DIR/nodes.ini" --known-hosts "$TB_KNOWN_HOSTS" --open-firewall
 reset_nodes() { rm -rf "$NODE_ROOT_1"/var/lib/{slow-agent,zz-after} "$NODE_ROOT_2"/var/lib/{slow-agent,zz-after}; }
 
 # start_deploy OUT ARGS...: a deploy of the slow repository in the
-# background (PID in DPID), returning once an installer runs.
+# background (PID in DPID), returning once both nodes run its installer.
 start_deploy() {
 	local out=$1
 	shift
@@ -47,7 +37,8 @@ start_deploy() {
 	ip netns exec "$TB_NS" "$FWFLEET" deploy "${OPTS[@]}" -r "$SCRATCH/slow" "$@" \
 		>"$out.out" 2>"$out.err" &
 	DPID=$!
-	wait_until 30 grep -q "slow-agent 1.0: installing" "$out.err"
+	wait_until 30 grep -q "^node1: slow-agent 1.0: installing" "$out.err"
+	wait_until 30 grep -q "^node2: slow-agent 1.0: installing" "$out.err"
 }
 
 # engine_pid I: the pid of the engine serving node I (by its work directory).
@@ -55,8 +46,9 @@ engine_pid() {
 	local p
 	for p in $(pgrep -x fwfleet-engine); do
 		[[ $(readlink "/proc/$p/exe" 2>/dev/null) == /tmp/fwfleet-*-$(($1 - 1))/fwfleet-engine ]] &&
-			{ echo "$p"; return; }
+			{ echo "$p"; return 0; }
 	done
+	return 0
 }
 
 # 1. Success with a failing component, and Ctrl-C.

@@ -19,18 +19,6 @@ DEP=(--known-hosts "$TB_KNOWN_HOSTS" --pubkey "$SCRATCH/key.pub")
 ALL=(-n "$TB_DIR/nodes.ini")
 ONE=(-t node1 -i "$TB_KEY")
 
-# make_repo DIR COMPONENT_DIR...: a signed repository of those components.
-make_repo() {
-	local dir=$1 c
-	shift
-	"$FWFLEET" repo init "$dir" >/dev/null || fail "repo init $dir"
-	for c in "$@"; do
-		"$FWFLEET" repo add "$dir" "$c" >/dev/null || fail "repo add $c"
-	done
-	"$FWFLEET" repo index "$dir" >/dev/null || fail "repo index $dir"
-	"$FWFLEET" repo sign "$dir" --key "$SCRATCH/key" >/dev/null || fail "repo sign $dir"
-}
-
 # result JOB NODE COMPONENT: the component's outcome in the job's report.
 last_report() { "$FWFLEET" report last --format json; }
 outcome() {
@@ -111,7 +99,7 @@ want=$(sha256sum <"$SCRATCH/big/blob.bin" | cut -d' ' -f1)
 make_repo "$SCRATCH/repo3" "$SCRATCH/big/"
 blob=$SCRATCH/repo3/components/big-payload/1.0/blob.bin
 cp "$blob" "$SCRATCH/blob.good"
-printf 'X' | dd of="$blob" bs=1 seek=3000000 conv=notrunc 2>/dev/null
+tamper "$blob" 3000000
 rc=0
 "$FWFLEET" repo verify "$SCRATCH/repo3" --pubkey "$SCRATCH/key.pub" >"$SCRATCH/verify.txt" 2>&1 || rc=$?
 [ "$rc" != 0 ] || fail "repo verify accepted a changed payload"

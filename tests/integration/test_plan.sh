@@ -188,7 +188,7 @@ pass "bad parameters exit 254"
 T=$SCRATCH/tampered
 cp -a "$R" "$T"
 P=$T/components/i40e-nvm/8.80/nvm-8.80.bin
-printf 'X' | dd of="$P" bs=1 seek=3000 conv=notrunc status=none
+tamper "$P" 3000
 rc=0; "$FWFLEET" repo verify "$T" --pubkey "$KEY.pub" >"$SCRATCH/v.txt" 2>&1 || rc=$?
 assert_eq 254 "$rc" "verify of a tampered repository"
 assert_contains "$(cat "$SCRATCH/v.txt")" "components/i40e-nvm/8.80/nvm-8.80.bin: sha256 mismatch (index "
