@@ -24,6 +24,7 @@
 #include "diag.h"
 #include "engine.h"
 #include "err.h"
+#include "firewall.h"
 #include "log.h"
 #include "pki.h"
 #include "platform.h"
@@ -57,6 +58,7 @@ struct agent_opts {
 	const char *name;		/* enroll: the node's name */
 	long port;
 	int ready_fd;
+	int open_firewall;		/* enroll: agent.conf open_firewall=1 */
 };
 
 /* Joins root and rel: "/" + "var/lib/x" is "/var/lib/x". */
@@ -94,12 +96,14 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		{ "port", required_argument, NULL, 'p' },
 		{ "ready-fd", required_argument, NULL, 'f' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "open-firewall", no_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *root = getenv("FWFLEET_SYSROOT");
 	long fd;
 	int ch;
 
+	memset(o, 0, sizeof(*o));
 	o->port = FW_ENGINE_PORT;
 	o->ready_fd = -1;
 	o->name = "";
@@ -110,6 +114,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o)
 		switch (ch) {
 		case 'r': root = optarg; break;
 		case 'n': o->name = optarg; break;
+		case 'o': o->open_firewall = 1; break;
 		case 'p':
 			if (fw_parse_long(optarg, 1, 65535, &o->port) != 0)
 				return -1;
@@ -250,8 +255,8 @@ static int install_identity(const struct agent_opts *o, X509 *crt, X509 *ca,
 	int r;
 
 	*slash = '\0';
-	fw_snprintf(conf, sizeof(conf), "port=%ld\nname=%s\nrequire_signed=%d\n",
-	    o->port, o->name, pinned);
+	fw_snprintf(conf, sizeof(conf), "port=%ld\nname=%s\nrequire_signed=%d\n"
+	    "open_firewall=%d\n", o->port, o->name, pinned, o->open_firewall);
 	r = write_cert(o->p.crt, crt) != 0 || write_cert(o->p.ca, ca) != 0 ||
 	    rename(o->p.key_new, o->p.key) != 0 || fw_mkdirs(dir, 0755) != 0 ||
 	    fw_write_file(o->p.conf, conf, strlen(conf), 0644) != 0;
@@ -303,6 +308,14 @@ static const char *conf_get(const struct agent_paths *p, const char *key,
 	return buf;
 }
 
+/* Whether agent.conf says key=1. */
+static int conf_on(const struct agent_paths *p, const char *key)
+{
+	char buf[8];
+
+	return strcmp(conf_get(p, key, buf, sizeof(buf)), "1") == 0;
+}
+
 /* The agent's port (62286 if agent.conf has none). */
 static long conf_port(const struct agent_paths *p)
 {
@@ -351,9 +364,7 @@ static Fwfleet__Bootstrap *agent_bootstrap(const struct agent_paths *p)
 /* --require-signed: the pinned repository key, which must be there. */
 static int load_repo_key(const struct agent_paths *p, struct engine *e)
 {
-	char buf[8];
-
-	if (strcmp(conf_get(p, "require_signed", buf, sizeof(buf)), "1") != 0)
+	if (!conf_on(p, "require_signed"))
 		return 0;
 	if (fw_read_file(p->repo_pub, 64 * 1024, &e->repo_pub,
 	    &e->repo_pub_len) != 0) {
@@ -377,6 +388,46 @@ static void note_interrupted(struct engine *e)
 		engine_note_error(e, "%s", v[i]);
 }
 
+/*
+ * Installed with --open-firewall: the agent's port, open while it runs
+ * (rules tagged FIREWALL_AGENT_TAG, closed by engine_free). Rules a killed
+ * agent left go first.
+ */
+static int open_firewall(const struct agent_paths *p, struct engine *e)
+{
+	char err[512];
+	size_t i, swept = 0;
+
+	if (!conf_on(p, "open_firewall"))
+		return 0;
+	if (firewall_sweep_agent(&swept, err, sizeof(err)) != 0 ||
+	    firewall_open(e->port, FIREWALL_AGENT_TAG, &e->fw, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "fwfleet-engine: agent run: cannot open port "
+		    "%u in the firewall (installed with --open-firewall): %s\n",
+		    e->port, err);
+		return -1;
+	}
+	if (swept > 0)
+		log_info("removed %zu firewall rule(s) an earlier run of the "
+		    "agent left", swept);
+	for (i = 0; i < firewall_count(e->fw); i++)
+		log_info("opened: %s", firewall_rule(e->fw, i));
+	return 0;
+}
+
+/* Stopped: rules a killed agent could not close. */
+static void close_firewall(const struct agent_paths *p)
+{
+	char err[512];
+	size_t swept = 0;
+
+	if (conf_on(p, "open_firewall") &&
+	    firewall_sweep_agent(&swept, err, sizeof(err)) != 0)
+		fprintf(stderr, "fwfleet-engine: agent stop: cannot remove the "
+		    "agent's firewall rules: %s\n", err);
+}
+
 static int cmd_run(struct agent_opts *o)
 {
 	Fwfleet__Bootstrap *bs;
@@ -395,7 +446,7 @@ static int cmd_run(struct agent_opts *o)
 		fwfleet__bootstrap__free_unpacked(bs, NULL);
 		return 1;
 	}
-	if (load_repo_key(&o->p, e) != 0) {
+	if (load_repo_key(&o->p, e) != 0 || open_firewall(&o->p, e) != 0) {
 		engine_free(e);
 		return 1;
 	}
@@ -555,6 +606,7 @@ static int cmd_stop(struct agent_opts *o)
 	stop_pid(child);	/* if its supervisor was gone */
 	unlink(o->p.pid);
 	unlink(o->p.child_pid);
+	close_firewall(&o->p);
 	return 0;
 }
 

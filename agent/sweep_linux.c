@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@ struct sweep {
 	void *arg;
 	struct found live[MAX_ENGINES];	/* engines still running */
 	size_t n_live;
+	char self[SID_LEN + 1];		/* the session we run from, if any */
 	int failures;
 };
 
@@ -92,11 +94,22 @@ static int engine_session(const struct sweep_opts *o, char *exe,
 	return workdir_session(exe + dl + 1, sid);
 }
 
-static int session_dead(const struct sweep_opts *o, const char *sid)
+/* Never swept: the caller's session, and the one this binary runs from
+ * unless the caller named that work directory (`fwfleet cleanup` ships an
+ * engine to each node to sweep; where test nodes share one host, each
+ * sees the others'). */
+static int session_own(const struct sweep *s, const char *sid)
 {
+	return (s->o->own_session != NULL &&
+	    strcmp(sid, s->o->own_session) == 0) || strcmp(sid, s->self) == 0;
+}
+
+static int session_dead(const struct sweep *s, const char *sid)
+{
+	const struct sweep_opts *o = s->o;
 	size_t i;
 
-	if (o->own_session != NULL && strcmp(sid, o->own_session) == 0)
+	if (session_own(s, sid))
 		return 0;
 	if (o->force)
 		return 1;
@@ -110,7 +123,7 @@ static int session_live(const struct sweep *s, const char *sid)
 {
 	size_t i;
 
-	if (s->o->own_session != NULL && strcmp(sid, s->o->own_session) == 0)
+	if (session_own(s, sid))
 		return 1;
 	for (i = 0; i < s->n_live; i++)
 		if (strcmp(s->live[i].sid, sid) == 0)
@@ -183,7 +196,7 @@ static void sweep_engines(struct sweep *s)
 		exe[n] = '\0';
 		if (!engine_session(s->o, exe, e.sid) || !pid_running(e.pid))
 			continue;
-		if (session_dead(s->o, e.sid))
+		if (session_dead(s, e.sid))
 			stop_engine(s, &e);
 		else if (s->n_live < MAX_ENGINES)
 			s->live[s->n_live++] = e;
@@ -196,7 +209,7 @@ static int keep_rule(const char *tag, void *arg)
 	struct sweep *s = arg;
 
 	if (s->o->dead_rules_only)
-		return !session_dead(s->o, tag);
+		return !session_dead(s, tag);
 	return session_live(s, tag);
 }
 
@@ -241,7 +254,7 @@ static void sweep_dirs(struct sweep *s)
 			free(path);
 			continue;
 		}
-		if (session_dead(s->o, sid) || dir_expired(path, s->o->grace_s)) {
+		if (session_dead(s, sid) || dir_expired(path, s->o->grace_s)) {
 			if (platform_remove_workdir(path) == 0) {
 				note(s, "removed %s", path);
 			} else {
@@ -255,6 +268,20 @@ static void sweep_dirs(struct sweep *s)
 	closedir(d);
 }
 
+/* The session of the work directory this binary runs from. */
+static void find_self(struct sweep *s)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (s->o->only_workdir != NULL ||
+	    (n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
+		return;
+	exe[n] = '\0';
+	if (!engine_session(s->o, exe, s->self))
+		s->self[0] = '\0';
+}
+
 int sweep_run(const struct sweep_opts *o,
     void (*fn)(const char *line, void *arg), void *arg)
 {
@@ -264,6 +291,7 @@ int sweep_run(const struct sweep_opts *o,
 	s->o = o;
 	s->note = fn;
 	s->arg = arg;
+	find_self(s);
 	sweep_engines(s);
 	sweep_rules(s);
 	sweep_dirs(s);

@@ -23,6 +23,11 @@
 #define FIREWALL_TAG_PREFIX	"fwfleet:"
 #define FIREWALL_TAG_MAX	64
 
+/* The tag of a persistent agent's rules (agent install --open-firewall):
+ * held while the agent runs, so firewall_sweep never removes them;
+ * firewall_sweep_agent removes those an agent that was killed left. */
+#define FIREWALL_AGENT_TAG	"agent"
+
 /* The rules one firewall_open added. */
 struct firewall;
 
@@ -61,14 +66,19 @@ const char *firewall_rule(const struct firewall *fw, size_t i);
 int firewall_close(struct firewall *fw, char *err, size_t errlen);
 
 /*
- * Finds every rule tagged FIREWALL_TAG_PREFIX "<x>" (x a valid tag) in
- * every backend and removes it unless keep(x, arg) returns nonzero (a
- * NULL keep removes them all): the rules of sessions that crashed.
- * *removed is the number removed. Goes on after a failure; returns 0 or
- * the first failure, described in err.
+ * Finds every rule tagged FIREWALL_TAG_PREFIX "<x>" (x a valid tag other
+ * than FIREWALL_AGENT_TAG) in every backend and removes it unless keep(x,
+ * arg) returns nonzero (a NULL keep removes them all): the rules of
+ * sessions that crashed. *removed is the number removed. Goes on after a
+ * failure; returns 0 or the first failure, described in err.
  */
 int firewall_sweep(int (*keep)(const char *tag, void *arg), void *arg,
     size_t *removed, char *err, size_t errlen);
+
+/* Removes every rule tagged FIREWALL_AGENT_TAG, as firewall_sweep does
+ * the others: before a persistent agent opens its port, and once it is
+ * stopped. */
+int firewall_sweep_agent(size_t *removed, char *err, size_t errlen);
 
 /*
  * Calls cb(tag, desc, arg) for each tagged rule in the ruleset, as

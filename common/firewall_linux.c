@@ -165,6 +165,7 @@ struct nft_view {
 
 /* Sweep or list: what to do with each tagged rule, and the outcome. */
 struct walk {
+	int agent;			/* the agent's rules, not sessions' */
 	int (*keep)(const char *tag, void *arg);
 	void (*cb)(const char *tag, const char *desc, void *arg);
 	void *arg;
@@ -1266,6 +1267,8 @@ static int walk_visit(struct walk *w, const char *tag, const char *desc)
 		w->cb(tag, desc, w->arg);
 		return 0;
 	}
+	if ((strcmp(tag, FIREWALL_AGENT_TAG) == 0) != w->agent)
+		return 0;
 	return w->keep == NULL || !w->keep(tag, w->arg);
 }
 
@@ -1379,13 +1382,14 @@ static int walk_all(struct walk *w)
 	return w->r;
 }
 
-int firewall_sweep(int (*keep)(const char *tag, void *arg), void *arg,
-    size_t *removed, char *err, size_t errlen)
+static int sweep(int agent, int (*keep)(const char *tag, void *arg),
+    void *arg, size_t *removed, char *err, size_t errlen)
 {
 	struct walk w;
 	int r;
 
 	memset(&w, 0, sizeof(w));
+	w.agent = agent;
 	w.keep = keep;
 	w.arg = arg;
 	w.err = err;
@@ -1393,6 +1397,17 @@ int firewall_sweep(int (*keep)(const char *tag, void *arg), void *arg,
 	r = walk_all(&w);
 	*removed = w.removed;
 	return r;
+}
+
+int firewall_sweep(int (*keep)(const char *tag, void *arg), void *arg,
+    size_t *removed, char *err, size_t errlen)
+{
+	return sweep(0, keep, arg, removed, err, errlen);
+}
+
+int firewall_sweep_agent(size_t *removed, char *err, size_t errlen)
+{
+	return sweep(1, NULL, NULL, removed, err, errlen);
 }
 
 int firewall_list(void (*cb)(const char *tag, const char *desc, void *arg),

@@ -810,6 +810,30 @@ out:
 	return r;
 }
 
+char *pki_revoked_load(const char *pki_dir)
+{
+	char *path = xasprintf("%s/revoked", pki_dir), *list = NULL;
+	size_t len;
+
+	if (fw_read_file(path, 16u << 20, &list, &len) != 0)
+		list = NULL;
+	free(path);
+	return list;
+}
+
+int pki_revoked_has(const char *list, const char *serial)
+{
+	const char *p;
+	size_t n = strlen(serial);
+
+	for (p = list; p != NULL && *p != '\0'; p += strcspn(p, "\n")) {
+		p += *p == '\n';
+		if (strncmp(p, serial, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
 int pki_cert_serial(X509 *cert, char *hex, size_t len)
 {
 	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);

@@ -91,6 +91,13 @@ int pki_sign_csr(EVP_PKEY *ca_key, X509 *ca_cert, const char *csr_pem,
 /* The serial number of cert in upper-case hex. */
 int pki_cert_serial(X509 *cert, char *hex, size_t len);
 
+/* The serials `fwfleet pki revoke` listed in pki_dir/revoked, one per
+ * line (NULL if there are none); free() it. */
+char *pki_revoked_load(const char *pki_dir);
+
+/* Whether serial (hex, as pki_cert_serial gives it) is on list. */
+int pki_revoked_has(const char *list, const char *serial);
+
 /* Subject and notAfter (unix time) of cert, for display. */
 int pki_cert_info(X509 *cert, char *subject, size_t subjlen,
     long long *not_after);

@@ -36,6 +36,10 @@ static const char agent_usage[] =
 	"                           from repo keygen); the agent then stages and\n"
 	"                           installs only components of an index it\n"
 	"                           signed, running their manifest's command\n"
+	"      --open-firewall      install: the agent opens its port in the\n"
+	"                           node's firewall (rules tagged\n"
+	"                           fwfleet:agent) each time it starts, and\n"
+	"                           closes it when stopped or removed\n"
 	"\n"
 	CLI_NODES_USAGE
 	"\n"

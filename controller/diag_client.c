@@ -27,6 +27,7 @@
 struct diag_client {
 	SSL_CTX *ctx;
 	struct diag_client_opts o;
+	char *revoked;			/* `pki revoke`'s serials */
 };
 
 /* One conversation with what answers on a port. */
@@ -58,6 +59,7 @@ int diag_client_new(const char *pki_dir, const struct diag_client_opts *o,
 
 	*out = NULL;
 	dc->o = *o;
+	dc->revoked = pki_revoked_load(pki_dir);
 	if ((r = pki_ca_load(pki_dir, &ca_key, &ca_cert, err, errlen)) != 0 ||
 	    (r = pki_issue_pem(ca_key, ca_cert, "fwfleet-diag", sans,
 	    DIAG_CERT_VALID_S, &pem, err, errlen)) != 0)
@@ -88,6 +90,7 @@ void diag_client_free(struct diag_client *dc)
 	if (dc == NULL)
 		return;
 	SSL_CTX_free(dc->ctx);
+	free(dc->revoked);
 	free(dc);
 }
 
@@ -288,6 +291,25 @@ static int converse(struct talk *t, Fwfleet__Diag **out)
 	return 0;
 }
 
+/* A persistent agent whose certificate `pki revoke` revoked is not
+ * believed. */
+static int check_revoked(const struct diag_client *dc, SSL *ssl, char *err,
+    size_t errlen)
+{
+	char name[300], serial[128];
+
+	if (tls_peer_uri_suffix(ssl, TLS_AGENT_URI_PREFIX, name,
+	    sizeof(name)) != 0 ||
+	    pki_cert_serial(SSL_get0_peer_certificate(ssl), serial,
+	    sizeof(serial)) != 0 || !pki_revoked_has(dc->revoked, serial))
+		return 0;
+	fw_snprintf(err, errlen, "the agent's certificate (serial %s) was "
+	    "revoked with `fwfleet pki revoke`: its answers are not to be "
+	    "trusted; reinstall the agent with `fwfleet agent install`",
+	    serial);
+	return FW_ERR_CERT;
+}
+
 /* The handshake on fd, the engine's role checked, then the questions. */
 static int ask_tls(struct diag_client *dc, int fd, const char *host,
     Fwfleet__Diag **out, char *err, size_t errlen)
@@ -314,7 +336,8 @@ static int ask_tls(struct diag_client *dc, int fd, const char *host,
 		fw_snprintf(err, errlen, "what answers is not a fwfleet "
 		    "engine (%s)", why);
 		r = FW_ERR_CERT;
-	} else if ((r = converse(&t, out)) == 0) {
+	} else if ((r = check_revoked(dc, t.ssl, err, errlen)) == 0 &&
+	    (r = converse(&t, out)) == 0) {
 		SSL_shutdown(t.ssl);
 	}
 	SSL_free(t.ssl);

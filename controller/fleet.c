@@ -296,27 +296,9 @@ int fleet_sign_agent(struct fleet *f, struct node *n, const char *csr,
 	return r;
 }
 
-static void load_revoked(struct fleet *f, const char *pki_dir)
-{
-	char *path = xasprintf("%s/revoked", pki_dir);
-	size_t len;
-
-	if (fw_read_file(path, 16u << 20, &f->revoked, &len) != 0)
-		f->revoked = NULL;
-	free(path);
-}
-
 int fleet_revoked(const struct fleet *f, const char *serial)
 {
-	const char *p;
-	size_t n = strlen(serial);
-
-	for (p = f->revoked; p != NULL && *p != '\0'; p += strcspn(p, "\n")) {
-		p += *p == '\n';
-		if (strncmp(p, serial, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
-			return 1;
-	}
-	return 0;
+	return pki_revoked_has(f->revoked, serial);
 }
 
 /* The engine's sweep knows work directories by this name. */
@@ -594,7 +576,7 @@ static int fleet_run(const struct fleet_opts *o, const struct node_list *nodes,
 	f->dctx = dctx;
 	if (f->opts.parallel < 1)
 		f->opts.parallel = 1;
-	load_revoked(f, pki_dir);
+	f->revoked = pki_revoked_load(pki_dir);
 	if ((r = make_session(f, pki_dir, err, errlen)) != 0)
 		goto out;
 	if ((r = make_loop(f)) != 0) {

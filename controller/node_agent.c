@@ -95,12 +95,12 @@ static const char install_tail[] =
 	"fi\n"
 
 /* Install, part 2: certificate and CA on stdin, then start. */
-static char *enroll_script(unsigned port, const char *name)
+static char *enroll_script(unsigned port, const char *name, int open_firewall)
 {
 	char *q = fw_sh_quote(name);
 	char *s = xasprintf("%s\"$e\" agent enroll --root \"${r:-/}\" "
-	    "--port %u --name %s || exit 1\n%s", AGENT_VARS, port, q,
-	    AGENT_START);
+	    "--port %u --name %s%s || exit 1\n%s", AGENT_VARS, port, q,
+	    open_firewall ? " --open-firewall" : "", AGENT_START);
 
 	free(q);
 	return s;
@@ -139,7 +139,10 @@ static const char status_script[] =
 /* "READY <port>" or "READY systemd" from the start. */
 static void agent_started(struct node *n, const char *out)
 {
+	const struct fleet_opts *o = fleet_opts(n->fleet);
 	const char *ready = strstr(out, "READY ");
+	char how[96];
+	int install;
 
 	if (ready == NULL) {
 		fw_snprintf(n->step_err, sizeof(n->step_err), "the agent did "
@@ -148,17 +151,17 @@ static void agent_started(struct node *n, const char *out)
 		return;
 	}
 	ready += 6;
-	if (fleet_opts(n->fleet)->agent_repo_pub != NULL &&
-	    fleet_job(n->fleet) == FLEET_AGENT_INSTALL) {
-		n->job_out = xasprintf("agent running on port %.*s (its own "
-		    "supervisor), installing only components signed by the "
-		    "pinned repository key", (int)strcspn(ready, " \n"), ready);
-		return;
-	}
-	n->job_out = strncmp(ready, "systemd", 7) == 0 ?
-	    xstrdup("agent running (systemd unit fwfleet-agent)") :
-	    xasprintf("agent running on port %.*s (its own supervisor)",
-	    (int)strcspn(ready, " \n"), ready);
+	if (strncmp(ready, "systemd", 7) == 0)
+		fw_snprintf(how, sizeof(how), "(systemd unit fwfleet-agent)");
+	else
+		fw_snprintf(how, sizeof(how), "on port %.*s (its own "
+		    "supervisor)", (int)strcspn(ready, " \n"), ready);
+	install = fleet_job(n->fleet) == FLEET_AGENT_INSTALL;
+	n->job_out = xasprintf("agent running %s%s%s", how,
+	    install && o->agent_repo_pub != NULL ? ", installing only "
+	    "components signed by the pinned repository key" : "",
+	    install && o->open_firewall ? ", its port open in the node's "
+	    "firewall while it runs" : "");
 	n->step_rc = 0;
 }
 
@@ -186,7 +189,8 @@ void node_step_agent_install(void *arg)
 		len = strlen(chain);
 	}
 	exec_result_free(&res);
-	cmd = enroll_script(fleet_opts(n->fleet)->engine_port, n->spec->name);
+	cmd = enroll_script(fleet_opts(n->fleet)->engine_port, n->spec->name,
+	    fleet_opts(n->fleet)->open_firewall);
 	n->step_rc = node_exec(n, "cannot enroll and start the agent", cmd,
 	    chain, len, AGENT_TIMEOUT_MS, &res);
 	free(cmd);

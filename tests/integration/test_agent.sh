@@ -13,6 +13,14 @@ tb_session
 # tree I: node I's root, every path with its type and mode.
 tree() { (cd "$(_node_var "$1" ROOT)" && find . -printf '%p %y %m\n' | sort); }
 for i in 1 2; do tree "$i" >"$SCRATCH/tree.before.$i"; done
+# trees_as_before WHAT: every node's tree is as it was before the test.
+trees_as_before() {
+	for i in 1 2; do
+		tree "$i" >"$SCRATCH/tree.after.$i"
+		diff -u "$SCRATCH/tree.before.$i" "$SCRATCH/tree.after.$i" ||
+			fail "node$i's tree differs after $1"
+	done
+}
 KH=(--known-hosts "$TB_KNOWN_HOSTS")
 ALL=(-n "$TB_DIR/nodes.ini" "${KH[@]}")
 # No SSH at all: no known host keys, so an SSH attempt would fail.
@@ -46,10 +54,7 @@ pass "inventory went straight to the agents (no SSH), explicitly and by default"
 # 2b. Deploy through the agents: payloads and status over mutual TLS, no
 #     SSH; the agent keeps none of the session's files.
 "$FWFLEET" repo keygen "$SCRATCH/key" >/dev/null || fail "repo keygen"
-"$FWFLEET" repo init "$SCRATCH/repo" >/dev/null
-"$FWFLEET" repo add "$SCRATCH/repo" "$FWFLEET_SRC/tests/fixtures/deploy/after-1.0/" >/dev/null
-"$FWFLEET" repo index "$SCRATCH/repo" >/dev/null
-"$FWFLEET" repo sign "$SCRATCH/repo" --key "$SCRATCH/key" >/dev/null
+make_repo "$SCRATCH/repo" "$FWFLEET_SRC/tests/fixtures/deploy/after-1.0/"
 out=$(fw deploy "${NOSSH[@]}" --via agent -r "$SCRATCH/repo" --pubkey "$SCRATCH/key.pub" 2>&1) ||
 	fail "deploy --via agent: $out"
 for i in 1 2; do
@@ -67,10 +72,7 @@ pass "deploy through the agents (no SSH): installed, status pushed, nothing stag
 # 2c. An agent killed while it installs: its supervisor restarts it, and
 #     the cut-short install is reported to the next controller (and in
 #     diag) until the component is installed again.
-"$FWFLEET" repo init "$SCRATCH/slow" >/dev/null
-"$FWFLEET" repo add "$SCRATCH/slow" "$FWFLEET_SRC/tests/fixtures/deploy/slow-1.0/" >/dev/null
-"$FWFLEET" repo index "$SCRATCH/slow" >/dev/null
-"$FWFLEET" repo sign "$SCRATCH/slow" --key "$SCRATCH/key" >/dev/null
+make_repo "$SCRATCH/slow" "$FWFLEET_SRC/tests/fixtures/deploy/slow-1.0/"
 ip netns exec "$TB_NS" "$FWFLEET" deploy -t "$NODE_ADDR_1" --known-hosts /dev/null --via agent \
 	--renew-within 0 -r "$SCRATCH/slow" --pubkey "$SCRATCH/key.pub" >"$SCRATCH/k.out" 2>"$SCRATCH/k.err" &
 dpid=$!
@@ -121,7 +123,11 @@ assert_contains "$(grep 'node2: failed' <<<"$out")" "revoked"
 assert_contains "$out" "node1: ok"
 out=$(fw inventory "${ALL[@]}" 2>&1) || fail "inventory --via auto with node2 revoked: $out"
 assert_contains "$out" "node2: ok"
-pass "a revoked agent is refused; --via auto reaches that node by SSH"
+rc=0
+out=$(fw diag "$NODE_ADDR_2" 2>&1) || rc=$?
+assert_eq 255 "$rc" "diag of a revoked agent"
+assert_contains "$out" "revoked with \`fwfleet pki revoke\`"
+pass "a revoked agent is refused (sessions and diag); --via auto reaches that node by SSH"
 
 # 5. An agent accepts only controllers of the CA it enrolled with.
 other=$(mktemp -d "$SCRATCH/other.XXXXXX")
@@ -155,11 +161,7 @@ assert_contains "$out" "node1: agent removed"
 out=$(fw agent list "${ALL[@]}" 2>&1) || fail "agent list after remove: $out"
 assert_contains "$out" "node1: no agent"
 check_clean "agent remove"
-for i in 1 2; do
-	tree "$i" >"$SCRATCH/tree.after.$i"
-	diff -u "$SCRATCH/tree.before.$i" "$SCRATCH/tree.after.$i" ||
-		fail "node$i's tree differs after agent remove"
-done
+trees_as_before "agent remove"
 pass "remove left every node as it was"
 
 # 9. --require-signed: agents pinned to the repository key K install only
@@ -184,8 +186,33 @@ assert_contains "$out" "not signed by the key pinned when this agent was install
 pass "--require-signed: the pinned key's components install, another key's are refused"
 out=$(fw agent remove "${ALL[@]}" 2>&1) || fail "agent remove (2): $out"
 check_clean "agent remove after --require-signed"
-for i in 1 2; do
-	tree "$i" >"$SCRATCH/tree.after.$i"
-	diff -u "$SCRATCH/tree.before.$i" "$SCRATCH/tree.after.$i" ||
-		fail "node$i's tree differs after the second agent remove"
-done
+trees_as_before "the second agent remove"
+
+# 10. Nodes that drop everything but SSH: an agent installed with
+#     --open-firewall opens its port each time it starts (rules tagged
+#     fwfleet:agent; a killed agent's are replaced, not added to), a
+#     session's sweep leaves them, and remove closes them.
+node_firewall 1 nft
+node_firewall 2 iptables
+for i in 1 2; do snapshot_node "$i" "$SCRATCH/before.$i"; done
+agent_rules() { ruleset_of "$(_node_var "$1" NS)" | grep -c 'fwfleet:agent' || true; }
+out=$(fw agent install "${ALL[@]}" --open-firewall 2>&1) || fail "agent install --open-firewall: $out"
+assert_contains "$out" "node2: agent running on port 62286 (its own supervisor), its port open in the node's firewall while it runs"
+out=$(fw inventory "${NOSSH[@]}" --via agent 2>&1) || fail "inventory --via agent through the nodes' firewalls: $out"
+n1=$(agent_rules 1)
+n2=$(agent_rules 2)
+[ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] || fail "no fwfleet:agent rules ($n1 on node1, $n2 on node2)"
+out=$(fw diag "$NODE_ADDR_1" --json 2>&1) || fail "diag through the firewall: $out"
+assert_contains "$out" "dport 62286"
+p=$(cat "$(agent_file 1 agent.pid)")
+kill -KILL "$p"
+wait_until 10 sh -c "[ -s '$(agent_file 1 agent.pid)' ] && [ \"\$(cat '$(agent_file 1 agent.pid)')\" != $p ] &&
+	ip netns exec $NODE_NS_1 ss -Hltn | grep -q ':62286 '"
+assert_eq "$n1" "$(agent_rules 1)" "node1's agent rules after the agent was killed and restarted"
+out=$(fw cleanup "${ALL[@]}" --force 2>&1) || fail "fwfleet cleanup --force: $out"
+assert_eq "$n2" "$(agent_rules 2)" "node2's agent rules after cleanup --force"
+out=$(fw inventory "${NOSSH[@]}" --via agent 2>&1) || fail "inventory --via agent after the restart and cleanup: $out"
+out=$(fw agent remove "${ALL[@]}" 2>&1) || fail "agent remove (3): $out"
+check_clean "agent remove after --open-firewall"
+trees_as_before "the third agent remove"
+pass "--open-firewall: the agent's port opens with the agent, survives sweeps, closes on remove"
