@@ -77,6 +77,8 @@ struct fetch {
 	Fwfleet__Phase last_phase;
 	const char *last_file;
 	int permanent;			/* the last error: no retry */
+	int connected;			/* a connection got through */
+	int connect_failed;		/* the last error was connecting */
 	char werr[FETCH_ERR_MAX];
 	uint64_t fetched;
 	unsigned requests;
@@ -473,9 +475,12 @@ static int ensure_conn(struct fetch *f)
 		return 0;
 	http_close(f->conn);
 	f->conn = NULL;
-	if ((r = http_connect(&o, &f->urls[f->url_idx], &f->conn, f->werr,
-	    sizeof(f->werr))) != 0)
-		/* A refused certificate will not change by trying again. */
+	r = http_connect(&o, &f->urls[f->url_idx], &f->conn, f->werr,
+	    sizeof(f->werr));
+	f->connect_failed = r != 0;
+	f->connected |= r == 0;
+	/* A refused certificate will not change by trying again. */
+	if (r != 0)
 		f->permanent = r == FW_ERR_CANCELLED ||
 		    r == FW_ERR_UNSUPPORTED || r == FW_ERR_CERT;
 	return r;
@@ -648,8 +653,13 @@ static int retry_after(struct fetch *f, struct ffile *ff, int r)
 	if (++ff->tries >= f->tune.max_tries) {
 		memcpy(last, f->werr, sizeof(last));
 		return fetch_fail(f, 1, r, "chunk %llu of %s: giving up after "
-		    "%u tries: %s", (unsigned long long)k, ff->pf->name,
-		    ff->tries, last);
+		    "%u tries: %s%s", (unsigned long long)k, ff->pf->name,
+		    ff->tries, last, f->connect_failed && !f->connected ?
+		    "; no connection to the controller's HTTPS port got "
+		    "through: a firewall on the controller's host or on the "
+		    "way drops it (--open-firewall opens it on the "
+		    "controller's host; --tunnel carries payloads inside "
+		    "SSH)" : "");
 	}
 	ms = f->tune.backoff_ms;
 	for (i = 1; i < ff->tries && ms < f->tune.backoff_max_ms; i++)

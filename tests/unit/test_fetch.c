@@ -667,6 +667,23 @@ static void test_server_error_retries(void **state)
 	assert_non_null(strstr(t->error, "giving up after 4 tries"));
 	assert_non_null(strstr(t->error, "HTTP 500"));
 	assert_non_null(strstr(t->error, "chunk 0 of fw.bin"));
+	/* It got through: no firewall advice. */
+	assert_null(strstr(t->error, "--open-firewall"));
+}
+
+/* No connection ever got through: the error says what to do. */
+static void test_unreachable_advises(void **state)
+{
+	struct tcase *t = *state;
+
+	srv_start(&t->srv, &good_ca, AF_INET);
+	srv_stop(&t->srv);	/* its port now refuses */
+	assert_int_not_equal(run_default(t, 2), 0);
+	assert_non_null(strstr(t->error, "giving up after 2 tries"));
+	assert_non_null(strstr(t->error, "no connection to the controller's "
+	    "HTTPS port got through"));
+	assert_non_null(strstr(t->error, "--open-firewall"));
+	assert_non_null(strstr(t->error, "--tunnel"));
 }
 
 static void test_corrupt_chunk_fails(void **state)
@@ -1028,6 +1045,8 @@ int main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_server_error_retries,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreachable_advises, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_chunk_fails, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_chunk_once, setup,
