@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_unit.h"
 #include "err.h"
 #include "fleet.h"
 #include "log.h"
@@ -49,38 +50,6 @@ static const char install_tail[] =
 	"mv -f \"$e.new\" \"$e\" || exit 97\n"
 	"rm -rf -- \"$d\"\n"
 	"exec \"$e\" agent csr --root \"${r:-/}\"\n";
-
-/* The unit where systemd runs the host. Hardened; ProtectSystem=full
- * keeps /usr, /boot and /etc read-only for installers too: components
- * that write there need `systemctl edit fwfleet-agent` (docs/agents.md). */
-#define AGENT_UNIT \
-	"[Unit]\n" \
-	"Description=fwfleet agent (persistent fwfleet-engine)\n" \
-	"After=network-online.target\n" \
-	"Wants=network-online.target\n" \
-	"\n" \
-	"[Service]\n" \
-	"ExecStart=/usr/local/libexec/fwfleet/fwfleet-engine agent run " \
-	"--root /\n" \
-	"Restart=on-failure\n" \
-	"RestartSec=2\n" \
-	"NoNewPrivileges=yes\n" \
-	"ProtectSystem=full\n" \
-	"ProtectHome=yes\n" \
-	"PrivateTmp=yes\n" \
-	"ProtectControlGroups=yes\n" \
-	"ProtectKernelLogs=yes\n" \
-	"ProtectHostname=yes\n" \
-	"ProtectClock=yes\n" \
-	"RestrictRealtime=yes\n" \
-	"RestrictSUIDSGID=yes\n" \
-	"RestrictNamespaces=yes\n" \
-	"LockPersonality=yes\n" \
-	"SystemCallArchitectures=native\n" \
-	"UMask=0077\n" \
-	"\n" \
-	"[Install]\n" \
-	"WantedBy=multi-user.target\n"
 
 /* Starts (or restarts) the agent: systemd, else its own supervisor. */
 #define AGENT_START \

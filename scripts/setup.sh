@@ -1,8 +1,8 @@
 #!/bin/sh
 # Installs every Debian 12 package that building, testing and benchmarking
 # fwfleet needs (everything the tests call that a minimal Debian 12 may
-# lack: sshd, iptables, jq, sudo, the openssl and file commands, ...),
-# then configures and builds it in ./build.
+# lack: sshd, iptables, jq, sudo, the openssl and file commands,
+# systemd-analyze, ...), then configures and builds it in ./build.
 #   scripts/setup.sh            install packages and build
 #   scripts/setup.sh --deps     install packages only
 set -eu
@@ -13,7 +13,7 @@ PACKAGES="build-essential cmake pkg-config git
 	openssh-server openssh-client iproute2 iptables nftables
 	procps psmisc util-linux mount passwd coreutils diffutils findutils kmod
 	time jq bc iputils-ping sudo openssl file
-	nginx curl"
+	nginx curl systemd"
 
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo
