@@ -117,6 +117,12 @@ void node_step_cleanup(void *arg);
 void node_step_sweep(void *arg);
 void node_step_probe(void *arg);
 
+/* A TCP connection from here to port on n's address, each address tried
+ * for at most timeout_s; -1 with errno and why ("198.18.0.11 port 62286
+ * (Connection timed out)") if none took it. */
+int node_dial(const struct node *n, uint16_t port, int timeout_s,
+    char *why, size_t whylen);
+
 /*
  * Runs cmd on the node (stdin in[0..inlen)); a failure to run it, or a
  * non-zero exit, is described in step_err as "what: ..." (with stderr).

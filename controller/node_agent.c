@@ -4,9 +4,11 @@
  * node's root (agent/agent.h): "/" on a real host, the test tree on the
  * namespace test nodes (FWFLEET_SYSROOT), where systemd is never used.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent_unit.h"
 #include "err.h"
@@ -105,26 +107,57 @@ static const char status_script[] =
 	"[ -x \"$e\" ] && exec \"$e\" agent status --root \"${r:-/}\"\n"
 	"echo installed=no\n";
 
+/*
+ * Whether this controller reaches the agent it just started. The agent
+ * runs either way (--via auto then goes by SSH), but a firewall that
+ * drops its port is worth a word. Refused while systemd starts it: tried
+ * again until the connect timeout.
+ */
+static void check_reachable(struct node *n, uint16_t port)
+{
+	const struct fleet_opts *o = fleet_opts(n->fleet);
+	uint64_t end = fw_now_ms() + (uint64_t)o->ssh.connect_timeout_s * 1000;
+	char why[400], *out;
+	int fd;
+
+	while ((fd = node_dial(n, port, o->ssh.connect_timeout_s, why,
+	    sizeof(why))) < 0 && errno == ECONNREFUSED && fw_now_ms() < end)
+		usleep(200 * 1000);
+	if (fd >= 0) {
+		close(fd);
+		return;
+	}
+	out = xasprintf("%s; but this controller cannot reach it: %s: %s",
+	    n->job_out, why, o->open_firewall ? "its own firewall is open, "
+	    "so one on the way drops the port" : "does a firewall drop the "
+	    "port? `fwfleet agent install --open-firewall` opens the node's");
+	free(n->job_out);
+	n->job_out = out;
+}
+
 /* "READY <port>" or "READY systemd" from the start. */
 static void agent_started(struct node *n, const char *out)
 {
 	const struct fleet_opts *o = fleet_opts(n->fleet);
 	const char *ready = strstr(out, "READY ");
-	char how[96];
+	char how[96], *end;
+	uint16_t port = o->engine_port;
+	long p = 0;
 	int install;
 
-	if (ready == NULL) {
+	if (ready != NULL && strncmp(ready + 6, "systemd", 7) == 0) {
+		fw_snprintf(how, sizeof(how), "(systemd unit fwfleet-agent)");
+	} else if (ready != NULL && (p = strtol(ready + 6, &end, 10)) >= 1 &&
+	    p <= 65535 && end != ready + 6) {
+		port = (uint16_t)p;
+		fw_snprintf(how, sizeof(how), "on port %ld (its own "
+		    "supervisor)", p);
+	} else {
 		fw_snprintf(n->step_err, sizeof(n->step_err), "the agent did "
-		    "not report READY");
+		    "not report READY and its port");
 		n->step_rc = FW_ERR_PROTOCOL;
 		return;
 	}
-	ready += 6;
-	if (strncmp(ready, "systemd", 7) == 0)
-		fw_snprintf(how, sizeof(how), "(systemd unit fwfleet-agent)");
-	else
-		fw_snprintf(how, sizeof(how), "on port %.*s (its own "
-		    "supervisor)", (int)strcspn(ready, " \n"), ready);
 	install = fleet_job(n->fleet) == FLEET_AGENT_INSTALL;
 	n->job_out = xasprintf("agent running %s%s%s", how,
 	    install && o->agent_repo_pub != NULL ? ", installing only "
@@ -132,6 +165,7 @@ static void agent_started(struct node *n, const char *out)
 	    install && o->open_firewall ? ", its port open in the node's "
 	    "firewall while it runs" : "");
 	n->step_rc = 0;
+	check_reachable(n, port);
 }
 
 void node_step_agent_install(void *arg)

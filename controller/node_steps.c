@@ -71,6 +71,31 @@ static int open_tunnel(struct node *n)
 	return 0;
 }
 
+int node_dial(const struct node *n, uint16_t port, int timeout_s,
+    char *why, size_t whylen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	char host[300];
+	int fd, r;
+
+	if (addr_host_zone(&n->spec->addr, host, sizeof(host)) != 0) {
+		fw_snprintf(why, whylen, "%s: address too long", n->spec->name);
+		return -1;
+	}
+	if ((r = getaddrinfo(host, NULL, &hints, &ai)) != 0) {
+		fw_snprintf(why, whylen, "%s port %u (%s)", host, port,
+		    gai_strerror(r));
+		return -1;
+	}
+	if ((fd = tcp_connect_any(ai, port, timeout_s)) < 0)
+		fw_snprintf(why, whylen, "%s port %u (%s)", host, port,
+		    strerror(r = errno));
+	freeaddrinfo(ai);
+	if (fd < 0)
+		errno = r;
+	return fd;
+}
+
 /*
  * --via auto|agent: connects to the agent's port first (with auto for at
  * most 3 s); the TLS handshake then runs on the loop over that socket.
@@ -80,19 +105,13 @@ void node_step_probe(void *arg)
 {
 	struct node *n = arg;
 	const struct fleet_opts *o = fleet_opts(n->fleet);
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
 	socklen_t len = sizeof(n->peer);
-	int timeout = o->ssh.connect_timeout_s, fd = -1, e = 0, r = -1;
-	char host[300];
+	int timeout = o->ssh.connect_timeout_s, fd;
+	char why[400];
 
 	if (o->via == VIA_AUTO && timeout > 3)
 		timeout = 3;
-	if (addr_host_zone(&n->spec->addr, host, sizeof(host)) == 0 &&
-	    (r = getaddrinfo(host, NULL, &hints, &ai)) == 0) {
-		fd = tcp_connect_any(ai, o->engine_port, timeout);
-		e = errno;
-		freeaddrinfo(ai);
-	}
+	fd = node_dial(n, o->engine_port, timeout, why, sizeof(why));
 	if (fd >= 0 && getpeername(fd, (struct sockaddr *)&n->peer, &len) == 0) {
 		n->peer_len = len;
 		n->engine_port = o->engine_port;
@@ -108,9 +127,8 @@ void node_step_probe(void *arg)
 		return;
 	}
 	fw_snprintf(n->step_err, sizeof(n->step_err), "no agent answers on "
-	    "%s port %u (%s): install one with `fwfleet agent install`, or "
-	    "use --via ssh", host, o->engine_port, r != 0 ? gai_strerror(r) :
-	    strerror(e));
+	    "%s: install one with `fwfleet agent install`, or use --via ssh",
+	    why);
 	n->step_rc = FW_ERR_SSH;
 }
 

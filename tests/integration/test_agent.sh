@@ -188,7 +188,8 @@ out=$(fw agent remove "${ALL[@]}" 2>&1) || fail "agent remove (2): $out"
 check_clean "agent remove after --require-signed"
 trees_as_before "the second agent remove"
 
-# 10. Nodes that drop everything but SSH: an agent installed with
+# 10. Nodes that drop everything but SSH: install says when it cannot
+#     reach the agent it started; an agent installed with
 #     --open-firewall opens its port each time it starts (rules tagged
 #     fwfleet:agent; a killed agent's are replaced, not added to), a
 #     session's sweep leaves them, and remove closes them.
@@ -196,8 +197,12 @@ node_firewall 1 nft
 node_firewall 2 iptables
 for i in 1 2; do snapshot_node "$i" "$SCRATCH/before.$i"; done
 agent_rules() { ruleset_of "$(_node_var "$1" NS)" | grep -c 'fwfleet:agent' || true; }
+out=$(fw agent install "${ALL[@]}" --connect-timeout 3 2>&1) || fail "agent install behind a firewall: $out"
+assert_contains "$out" "node1: agent running on port 62286 (its own supervisor); but this controller cannot reach it: $NODE_ADDR_1 port 62286"
+assert_contains "$out" "\`fwfleet agent install --open-firewall\` opens the node's"
 out=$(fw agent install "${ALL[@]}" --open-firewall 2>&1) || fail "agent install --open-firewall: $out"
 assert_contains "$out" "node2: agent running on port 62286 (its own supervisor), its port open in the node's firewall while it runs"
+assert_not_contains "$out" "cannot reach"
 out=$(fw inventory "${NOSSH[@]}" --via agent 2>&1) || fail "inventory --via agent through the nodes' firewalls: $out"
 n1=$(agent_rules 1)
 n2=$(agent_rules 2)
