@@ -45,6 +45,7 @@ struct deploy {
 	struct deploy_component *comps;	/* that job's, for Diag */
 	size_t n_comps;
 	size_t cur;			/* the operation's (n_comps: none) */
+	int unreachable;		/* the last staging never got through */
 };
 
 /* A name that is safe as one path component. */
@@ -211,6 +212,7 @@ static void on_fetch_done(void *arg, const struct fetch_result *res)
 	Fwfleet__StageReply sr = FWFLEET__STAGE_REPLY__INIT;
 
 	d->fetch = NULL;
+	d->unreachable = res->unreachable;
 	sr.ok = res->status == 0;
 	sr.error = (char *)res->error;
 	sr.bytes_fetched = res->bytes_fetched;
@@ -328,6 +330,9 @@ int deploy_stage(struct deploy *d, uint32_t id, const Fwfleet__StageRequest *req
 	job.staging_dir = dir;
 	job.ssl_ctx = d->ctx;
 	job.session_id = d->e->bs->session_id;
+	/* The controller's port was not reached at all last time: one try,
+	 * not a minute of them per component (a success resets it). */
+	job.max_tries = d->unreachable ? 1 : 0;
 	op_begin(d, id, "staging", req->component_id, req->version,
 	    req->job_id);
 	r = fetch_start(d->e->base, &job, on_fetch_progress, on_fetch_done, d,

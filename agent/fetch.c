@@ -243,6 +243,7 @@ static void post_done(struct fetch *f, int status)
 	    status ? f->werr : "");
 	f->res.bytes_fetched = f->fetched;
 	f->res.requests = f->requests;
+	f->res.unreachable = status != 0 && !f->connected;
 	pthread_mutex_unlock(&f->mu);
 	notify(f);
 }
@@ -653,8 +654,9 @@ static int retry_after(struct fetch *f, struct ffile *ff, int r)
 	if (++ff->tries >= f->tune.max_tries) {
 		memcpy(last, f->werr, sizeof(last));
 		return fetch_fail(f, 1, r, "chunk %llu of %s: giving up after "
-		    "%u tries: %s%s", (unsigned long long)k, ff->pf->name,
-		    ff->tries, last, f->connect_failed && !f->connected ?
+		    "%u %s: %s%s", (unsigned long long)k, ff->pf->name,
+		    ff->tries, ff->tries == 1 ? "try" : "tries", last,
+		    f->connect_failed && !f->connected ?
 		    "; no connection to the controller's HTTPS port got "
 		    "through: a firewall on the controller's host or on the "
 		    "way drops it (--open-firewall opens it on the "

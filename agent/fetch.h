@@ -72,6 +72,8 @@ struct fetch_result {
 	const char *error;		/* what failed, "" on success */
 	uint64_t bytes_fetched;		/* verified bytes downloaded */
 	unsigned requests;		/* HTTP requests sent */
+	int unreachable;		/* failed, and no connection to the
+					 * controller ever got through */
 };
 
 /* At most every 100 ms, and at each phase or file change. */

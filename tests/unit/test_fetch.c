@@ -669,6 +669,7 @@ static void test_server_error_retries(void **state)
 	assert_non_null(strstr(t->error, "chunk 0 of fw.bin"));
 	/* It got through: no firewall advice. */
 	assert_null(strstr(t->error, "--open-firewall"));
+	assert_false(t->res.unreachable);
 }
 
 /* No connection ever got through: the error says what to do. */
@@ -684,6 +685,7 @@ static void test_unreachable_advises(void **state)
 	    "HTTPS port got through"));
 	assert_non_null(strstr(t->error, "--open-firewall"));
 	assert_non_null(strstr(t->error, "--tunnel"));
+	assert_true(t->res.unreachable);
 }
 
 static void test_corrupt_chunk_fails(void **state)
