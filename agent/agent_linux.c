@@ -417,7 +417,7 @@ static int open_firewall(const struct agent_paths *p, struct engine *e)
 }
 
 /* Stopped: rules a killed agent could not close. */
-static void close_firewall(const struct agent_paths *p)
+static void sweep_left_rules(const struct agent_paths *p)
 {
 	char err[512];
 	size_t swept = 0;
@@ -606,7 +606,7 @@ static int cmd_stop(struct agent_opts *o)
 	stop_pid(child);	/* if its supervisor was gone */
 	unlink(o->p.pid);
 	unlink(o->p.child_pid);
-	close_firewall(&o->p);
+	sweep_left_rules(&o->p);
 	return 0;
 }
 

@@ -234,6 +234,13 @@ static void post_progress(struct fetch *f, const char *file,
 	notify(f);
 }
 
+/* Only connecting failed, and never did a connection get through: a
+ * firewall, most likely, between us and the controller's HTTPS port. */
+static int never_got_through(const struct fetch *f)
+{
+	return f->connect_failed && !f->connected;
+}
+
 static void post_done(struct fetch *f, int status)
 {
 	pthread_mutex_lock(&f->mu);
@@ -243,7 +250,7 @@ static void post_done(struct fetch *f, int status)
 	    status ? f->werr : "");
 	f->res.bytes_fetched = f->fetched;
 	f->res.requests = f->requests;
-	f->res.unreachable = status != 0 && !f->connected;
+	f->res.unreachable = status != 0 && never_got_through(f);
 	pthread_mutex_unlock(&f->mu);
 	notify(f);
 }
@@ -656,7 +663,7 @@ static int retry_after(struct fetch *f, struct ffile *ff, int r)
 		return fetch_fail(f, 1, r, "chunk %llu of %s: giving up after "
 		    "%u %s: %s%s", (unsigned long long)k, ff->pf->name,
 		    ff->tries, ff->tries == 1 ? "try" : "tries", last,
-		    f->connect_failed && !f->connected ?
+		    never_got_through(f) ?
 		    "; no connection to the controller's HTTPS port got "
 		    "through: a firewall on the controller's host or on the "
 		    "way drops it (--open-firewall opens it on the "
