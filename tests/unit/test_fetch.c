@@ -15,7 +15,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -36,6 +35,7 @@
 #include "fetch.h"
 #include "http_client.h"
 #include "pki.h"
+#include "platform.h"
 #include "status_push.h"
 #include "tls.h"
 #include "util.h"
@@ -433,12 +433,6 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	struct tcase *t = calloc(1, sizeof(*t));
@@ -455,7 +449,7 @@ static int teardown(void **state)
 {
 	struct tcase *t = *state;
 
-	nftw(t->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	platform_remove_workdir(t->dir);
 	event_base_free(t->base);
 	free(t);
 	return 0;

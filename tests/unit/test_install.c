@@ -13,7 +13,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 
 #include "err.h"
 #include "install.h"
+#include "platform.h"
 #include "util.h"
 
 #define MAX_LINES	4096
@@ -51,12 +51,6 @@ struct tcase {
 	char *streamed[MAX_LINES];	/* line callback */
 	size_t n_streamed;
 };
-
-static int rm_one(const char *p, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	return remove(p);
-}
 
 static void script(struct tcase *t, const char *name, const char *body)
 {
@@ -129,7 +123,7 @@ static int teardown(void **state)
 {
 	struct tcase *t = *state;
 
-	nftw(t->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	platform_remove_workdir(t->dir);
 	event_base_free(t->base);
 	result_clear(t);
 	free(t);

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 
 #include "err.h"
 #include "inventory.h"
+#include "platform.h"
 #include "util.h"
 
 struct expect {
@@ -268,21 +268,15 @@ static void roundtrip(const Fwfleet__Inventory *inv)
 /* A temporary root; the tests run as root, so modes do not deny reads. */
 static char *tree_new(void)
 {
-	char *dir = xstrdup("/tmp/fwinv.XXXXXX");
+	char *dir = xstrdup("/tmp/fwfleet-inv.XXXXXX");
 
 	assert_non_null(mkdtemp(dir));
 	return dir;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void tree_free(char *dir)
 {
-	assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(platform_remove_workdir(dir), 0);
 	free(dir);
 }
 

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 #include "err.h"
 #include "journal.h"
 #include "log.h"
+#include "platform.h"
 #include "report.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -49,12 +49,6 @@ struct fixture {
 	struct journal *j;
 };
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
@@ -73,7 +67,7 @@ static int teardown(void **state)
 	struct fixture *fx = *state;
 
 	journal_free(fx->j);
-	nftw(fx->state, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	platform_remove_workdir(fx->state);
 	free(fx);
 	return 0;
 }

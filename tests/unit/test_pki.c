@@ -9,7 +9,6 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "err.h"
 #include "pki.h"
+#include "platform.h"
 #include "util.h"
 
 #define HOUR	3600L
@@ -55,17 +55,11 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int dir_setup(void **state)
 {
 	struct fixture *f = *state;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/test_pki.XXXXXX");
+	snprintf(f->dir, sizeof(f->dir), "/tmp/fwfleet-pki.XXXXXX");
 	return mkdtemp(f->dir) == NULL ? -1 : 0;
 }
 
@@ -73,7 +67,7 @@ static int dir_teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	return nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	return platform_remove_workdir(f->dir);
 }
 
 static void assert_contains(const char *s, const char *part)
